@@ -1,0 +1,57 @@
+"""Supertask: a punctual task runner for time-driven work, from once a year to ten thousand times a second.
+
+The public API is re-exported here lazily, so ``supertask --help`` does not pay for importing trio.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.0.1.dev0"
+
+_EXPORTS = {
+    "open_scheduler": "supertask.api",
+    "every": "supertask.api",
+    "cron": "supertask.api",
+    "at": "supertask.api",
+    "once": "supertask.api",
+    "Scheduler": "supertask.engine",
+    "Job": "supertask.engine",
+    "JobStats": "supertask.engine",
+    "Task": "supertask.engine",
+    "PreciseClock": "supertask.engine",
+    "TrioClock": "supertask.engine",
+    "parse_when": "supertask.when",
+    "parse_duration": "supertask.durations",
+    "SupertaskError": "supertask.errors",
+    "SpecError": "supertask.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:
+    from .api import at as at
+    from .api import cron as cron
+    from .api import every as every
+    from .api import once as once
+    from .api import open_scheduler as open_scheduler
+    from .durations import parse_duration as parse_duration
+    from .engine import Job as Job
+    from .engine import JobStats as JobStats
+    from .engine import PreciseClock as PreciseClock
+    from .engine import Scheduler as Scheduler
+    from .engine import Task as Task
+    from .engine import TrioClock as TrioClock
+    from .errors import SpecError as SpecError
+    from .errors import SupertaskError as SupertaskError
+    from .when import parse_when as parse_when
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'supertask' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,227 @@
+"""How the engine waits: a timerfd on CLOCK_MONOTONIC awaited through trio, plus an optional bounded final spin.
+
+Two clocks share one interface:
+
+- :class:`PreciseClock` (real time): ``now()`` is ``time.monotonic()``
+  (CLOCK_MONOTONIC); waits arm a ``timerfd`` at an absolute deadline and await
+  it with ``trio.lowlevel.wait_readable``, which wakes ~1 ms earlier than
+  ``trio.sleep_until`` can (trio's epoll timeout is rounded up to whole ms).
+  Where timerfd is missing it falls back to ``trio.sleep_until`` with a margin.
+- :class:`TrioClock` (virtual time in tests): ``now()`` is
+  ``trio.current_time()``, so with ``trio.testing.MockClock(autojump_threshold=0)``
+  a year of schedule runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import abc
+import ctypes
+import ctypes.util
+import datetime as _dt
+import logging
+import os
+import sys
+import time
+
+import trio
+
+__all__ = ["EngineClock", "PreciseClock", "TrioClock", "timerfd_available"]
+
+log = logging.getLogger(__name__)
+
+_CLOCK_MONOTONIC = 1
+_TFD_TIMER_ABSTIME = 1
+_TFD_CLOEXEC = 0o2000000
+_TFD_NONBLOCK = 0o4000
+_PR_SET_TIMERSLACK = 29
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+class _TimerFd:
+    """A CLOCK_MONOTONIC timerfd driven through ctypes (Python 3.11 has no ``os.timerfd_*``)."""
+
+    def __init__(self, libc: ctypes.CDLL) -> None:
+        self._settime = libc.timerfd_settime
+        self._settime.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Itimerspec), ctypes.c_void_p]
+        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_CLOEXEC | _TFD_NONBLOCK)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        self.fd: int = fd
+        self._spec = _Itimerspec()
+
+    def arm(self, deadline: float) -> None:
+        sec = int(deadline)
+        self._spec.it_value.tv_sec = sec
+        self._spec.it_value.tv_nsec = max(1, int((deadline - sec) * 1e9))
+        if self._settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(self._spec), None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def drain(self) -> None:
+        try:
+            os.read(self.fd, 8)
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def timerfd_available() -> bool:
+    """Return whether this platform offers timerfd (Linux)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    try:
+        _TimerFd(libc).close()
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+class EngineClock(abc.ABC):
+    """The engine's time base: a monotonic ``now()``, the wall clock beside it, and a way to wait."""
+
+    #: whether a final busy-wait makes sense with this clock (not with virtual time)
+    can_spin: bool = False
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """Monotonic seconds."""
+
+    @abc.abstractmethod
+    def wall(self) -> float:
+        """Wall-clock seconds since the epoch, read at the same moment as ``now()`` would be."""
+
+    def wall_datetime(self) -> _dt.datetime:
+        """The wall clock as an aware UTC datetime."""
+        return _dt.datetime.fromtimestamp(self.wall(), _dt.timezone.utc)
+
+    @abc.abstractmethod
+    async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
+        """Return at *deadline* (monotonic seconds); the last *spin* seconds are busy-waited.
+
+        Always a trio checkpoint, also when the deadline has passed.
+        """
+
+    def close(self) -> None:
+        """Release any OS resources."""
+
+
+class TrioClock(EngineClock):
+    """Engine time = trio's clock; use with ``MockClock`` for virtual time.
+
+    Args:
+        wall_start: the wall-clock instant that the current trio time stands for
+            (default: the real time now). Tests set it to run calendars from a fixed date.
+    """
+
+    def __init__(self, wall_start: _dt.datetime | float | None = None) -> None:
+        self._mono0 = trio.current_time()
+        if wall_start is None:
+            self._wall0 = time.time()
+        elif isinstance(wall_start, _dt.datetime):
+            self._wall0 = wall_start.timestamp()
+        else:
+            self._wall0 = float(wall_start)
+
+    def now(self) -> float:
+        return trio.current_time()
+
+    def wall(self) -> float:
+        return self._wall0 + (trio.current_time() - self._mono0)
+
+    async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
+        await trio.sleep_until(deadline)
+
+
+class PreciseClock(EngineClock):
+    """Real time on CLOCK_MONOTONIC with timerfd wake-ups and a final spin.
+
+    Creating it lowers this thread's timer slack to 1 ns (``PR_SET_TIMERSLACK``);
+    ``close()`` restores the previous value.
+    """
+
+    can_spin = True
+
+    def __init__(self, *, use_timerfd: bool = True) -> None:
+        self._timer: _TimerFd | None = None
+        self._old_slack: int | None = None
+        libc = _libc() if use_timerfd else None
+        if libc is not None:
+            try:
+                self._timer = _TimerFd(libc)
+            except (OSError, AttributeError) as exc:
+                log.info("timerfd unavailable (%s); waiting with trio.sleep_until", exc)
+            try:
+                prctl = libc.prctl
+                prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+                old = prctl(30, 0, 0, 0, 0)  # PR_GET_TIMERSLACK
+                if old > 0 and prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0) == 0:
+                    self._old_slack = old
+                    self._prctl = prctl
+            except AttributeError:
+                pass
+        # trio's clock and CLOCK_MONOTONIC differ by a constant offset
+        self._trio_offset = trio.current_time() - time.monotonic()
+
+    @property
+    def uses_timerfd(self) -> bool:
+        return self._timer is not None
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
+        monotonic = time.monotonic
+        target = deadline - spin
+        now = monotonic()
+        if target <= now:
+            await trio.lowlevel.checkpoint()
+        elif self._timer is not None:
+            timer = self._timer
+            while now < target:
+                timer.arm(target)
+                try:
+                    await trio.lowlevel.wait_readable(timer.fd)
+                finally:
+                    timer.drain()
+                now = monotonic()
+        else:
+            # epoll rounds its timeout up to whole ms and Linux adds ~0.1 % slack:
+            # when spinning, wake that much earlier so the spin absorbs it
+            margin = (0.0015 + 0.001 * (target - now)) if spin > 0 else 0.0
+            await trio.sleep_until(target - margin + self._trio_offset)
+        if spin > 0:
+            while monotonic() < deadline:
+                pass
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+        if self._old_slack is not None:
+            self._prctl(_PR_SET_TIMERSLACK, self._old_slack, 0, 0, 0)
+            self._old_slack = None

@@ -1,0 +1,106 @@
+"""Per-job statistics: counters plus log-bucketed histograms (~2 % resolution) for lateness and duration."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+__all__ = ["Histogram", "JobStats", "JobCounters"]
+
+_PER_OCTAVE = 32  # bucket width 2**(1/32) ≈ 2.2 %
+_NBUCKETS = 64 * _PER_OCTAVE  # 1 ns … 2**63 ns
+
+
+class Histogram:
+    """A log-bucketed histogram of non-negative seconds; memory stays constant at any rate."""
+
+    __slots__ = ("counts", "n", "total", "max", "_log2")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (_NBUCKETS + 1)
+        self.n = 0
+        self.total = 0.0
+        self.max = 0.0
+        self._log2 = math.log2
+
+    def add(self, seconds: float) -> None:
+        ns = seconds * 1e9
+        idx = int(self._log2(ns) * _PER_OCTAVE) + 1 if ns >= 1.0 else 0
+        self.counts[idx if idx <= _NBUCKETS else _NBUCKETS] += 1
+        self.n += 1
+        self.total += seconds
+        if seconds > self.max:
+            self.max = seconds
+
+    def quantile(self, q: float) -> float:
+        """Return the *q*-quantile (0…1) in seconds, to bucket resolution; 0.0 when empty."""
+        if self.n == 0:
+            return 0.0
+        rank = max(1, math.ceil(q * self.n))
+        seen = 0
+        for idx, c in enumerate(self.counts):
+            seen += c
+            if seen >= rank:
+                if idx == 0:
+                    return 0.0
+                # geometric middle of the bucket, capped by the exact maximum
+                return min(2 ** ((idx - 0.5) / _PER_OCTAVE) * 1e-9, self.max)
+        return self.max
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else 0.0
+
+
+class JobStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of one job's statistics; times in seconds."""
+
+    name: str
+    runs: int
+    ok: int
+    failed: int
+    skipped: int
+    cancelled: int
+    running: int
+    lateness_p50: float
+    lateness_p99: float
+    lateness_max: float
+    lateness_mean: float
+    duration_p50: float
+    duration_p99: float
+    duration_max: float
+
+
+class JobCounters:
+    """The mutable counters the engine updates on the hot path."""
+
+    __slots__ = ("runs", "ok", "failed", "skipped", "cancelled", "lateness", "duration")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.ok = 0
+        self.failed = 0
+        self.skipped = 0
+        self.cancelled = 0
+        self.lateness = Histogram()
+        self.duration = Histogram()
+
+    def snapshot(self, name: str, running: int) -> JobStats:
+        la, du = self.lateness, self.duration
+        return JobStats(
+            name=name,
+            runs=self.runs,
+            ok=self.ok,
+            failed=self.failed,
+            skipped=self.skipped,
+            cancelled=self.cancelled,
+            running=running,
+            lateness_p50=la.quantile(0.5),
+            lateness_p99=la.quantile(0.99),
+            lateness_max=la.max,
+            lateness_mean=la.mean,
+            duration_p50=du.quantile(0.5),
+            duration_p99=du.quantile(0.99),
+            duration_max=du.max,
+        )

@@ -1,0 +1,45 @@
+"""One exception tree for everything Supertask raises on purpose.
+
+::
+
+    SupertaskError                  base; its message is one line meant for a user
+    ├── SpecError                   a user-supplied value does not parse
+    │   ├── WhenError               the ``--when`` language
+    │   ├── DurationError           a duration or frequency (``20ms``, ``10kHz``)
+    │   ├── CronError               a cron expression
+    │   └── PayloadError            a payload spec (``python:…``, ``cmd:…``)
+    └── SchedulerError              misuse of a scheduler (closed, not running)
+
+Only the CLI turns these into exit codes (2 for a ``SpecError``). A failing
+*payload* is never an exception here: it becomes a recorded run outcome.
+"""
+
+from __future__ import annotations
+
+
+class SupertaskError(Exception):
+    """Base of every error Supertask raises on purpose."""
+
+
+class SpecError(SupertaskError, ValueError):
+    """A user-supplied value does not parse; the message names it and the expected form."""
+
+
+class WhenError(SpecError):
+    """A ``--when`` value is not one of the accepted forms."""
+
+
+class DurationError(SpecError):
+    """A duration or frequency does not parse."""
+
+
+class CronError(SpecError):
+    """A cron expression does not parse."""
+
+
+class PayloadError(SpecError):
+    """A payload spec does not parse or does not compile."""
+
+
+class SchedulerError(SupertaskError, RuntimeError):
+    """A scheduler was used in a way its state does not allow."""

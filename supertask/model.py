@@ -1,0 +1,134 @@
+"""The data model: what a job is (schedule, payload, metadata), kept as plain msgspec records.
+
+Records here never import the engine; the engine, runners and CLI all read them.
+Durations are stored as float seconds; the human text a user typed is kept
+beside them (``when``) so a job can be shown back the way it was written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "Base",
+    "Once",
+    "At",
+    "Every",
+    "Cron",
+    "TriggerSpec",
+    "Overrun",
+    "Policy",
+    "PythonCode",
+    "ShellCommand",
+    "ExecArgv",
+    "PayloadSpec",
+    "Metadata",
+    "JobSpec",
+]
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Common options of every record: unknown fields are errors, records are immutable."""
+
+
+# ---------------------------------------------------------------- schedule: when
+
+
+class Once(Base, tag="once", tag_field="kind"):
+    """Run once, as soon as the job starts."""
+
+
+class At(Base, tag="at", tag_field="kind"):
+    """Run once at a wall-clock instant."""
+
+    at: _dt.datetime
+
+
+class Every(Base, tag="every", tag_field="kind"):
+    """Run on a monotonic grid: run k is due at ``anchor + k·period`` (never drifts)."""
+
+    period: Annotated[float, msgspec.Meta(gt=0)]
+
+
+class Cron(Base, tag="cron", tag_field="kind"):
+    """Run at wall-clock times matching a cron expression (5, 6 or 7 fields)."""
+
+    expr: str
+    tz: str | None = None
+
+
+TriggerSpec = Once | At | Every | Cron
+
+OverrunKind = Literal["skip", "queue", "concurrent", "cancel"]
+
+
+class Overrun(Base):
+    """What happens when a run is due while the previous one is still going.
+
+    - ``skip`` (default): the due tick is skipped and counted; the job resumes on the next grid point.
+    - ``queue``: one due tick waits and starts as soon as the running one ends; further ones are skipped.
+    - ``concurrent``: start another run alongside, up to ``limit`` at once; beyond that, skip.
+    - ``cancel``: cancel the running one (recorded as cancelled) and start the new one.
+    """
+
+    kind: OverrunKind = "skip"
+    limit: Annotated[int, msgspec.Meta(ge=1)] = 1
+
+
+class Policy(Base):
+    """Timing policy of a job."""
+
+    mode: Literal["precise", "relaxed"] = "precise"
+    overrun: Overrun = Overrun()
+    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    duration: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    #: seconds of final busy-wait before each deadline; None = automatic
+    spin: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
+# ---------------------------------------------------------------- payload: what
+
+
+class PythonCode(Base, tag="python", tag_field="kind"):
+    """Python expression or statements, run in-process with ``task`` and the stdlib in scope."""
+
+    code: str
+
+
+class ShellCommand(Base, tag="shell", tag_field="kind"):
+    """A command line run by ``sh -c``."""
+
+    script: str
+
+
+class ExecArgv(Base, tag="exec", tag_field="kind"):
+    """An argv run directly, without a shell."""
+
+    argv: list[str]
+
+
+PayloadSpec = PythonCode | ShellCommand | ExecArgv
+
+
+# ---------------------------------------------------------------- metadata: who/why
+
+
+class Metadata(Base):
+    """Who and why: name and description of a job."""
+
+    name: str
+    description: str | None = None
+    enabled: bool = True
+
+
+class JobSpec(Base):
+    """A job = schedule + payload + metadata."""
+
+    when: str
+    trigger: TriggerSpec
+    payload: PayloadSpec
+    meta: Metadata
+    policy: Policy = Policy()

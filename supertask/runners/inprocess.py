@@ -1,0 +1,106 @@
+"""In-process payloads: ``python:`` code compiled once, and Python callables or coroutine functions."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PayloadError
+from .base import RunIO, Runner
+
+if TYPE_CHECKING:
+    from ..engine.task import Task
+
+__all__ = ["PythonCodeRunner", "CallableRunner"]
+
+_PRELOADED = ("math", "time", "datetime", "random")
+
+
+class _Namespace(dict):  # type: ignore[type-arg]
+    """Globals of ``python:`` code: builtins, then any importable module named in the code, resolved on first use."""
+
+    def __missing__(self, key: str) -> Any:
+        if hasattr(builtins, key):
+            value = getattr(builtins, key)
+        elif key in sys.stdlib_module_names or (
+            key.isidentifier() and not key.startswith("_") and importlib.util.find_spec(key) is not None
+        ):
+            value = importlib.import_module(key)
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+
+class PythonCodeRunner(Runner):
+    """Runs Python code in-process: an expression (its non-None value is the result) or statements
+    (the value of a final expression statement is the result). Compiled once, at construction.
+
+    In scope: ``task``, ``math``, ``time``, ``datetime``, ``random``, every builtin, and any other
+    importable module named in the code (imported on first use).
+
+    Raises:
+        PayloadError: the code does not compile (reported before anything runs).
+    """
+
+    is_async = False
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.description = f"python:{code}"
+        self._expr: Any = None
+        self._body: Any = None
+        filename = "<python:>"
+        try:
+            self._expr = compile(code, filename, "eval")
+        except SyntaxError:
+            try:
+                tree = ast.parse(code, filename, "exec")
+            except SyntaxError as exc:
+                detail = exc.msg + (f" at column {exc.offset}" if exc.offset else "")
+                raise PayloadError(f"invalid python payload {code!r}: {detail}") from None
+            last = tree.body[-1] if tree.body else None
+            if isinstance(last, ast.Expr):
+                tree.body.pop()
+                self._expr = compile(ast.Expression(last.value), filename, "eval")
+            self._body = compile(tree, filename, "exec") if tree.body else None
+        self.namespace = _Namespace()
+        for name in _PRELOADED:
+            self.namespace[name] = importlib.import_module(name)
+
+    def call(self, task: Task) -> Any:
+        ns = self.namespace
+        ns["task"] = task
+        if self._body is not None:
+            exec(self._body, ns)
+        if self._expr is not None:
+            return eval(self._expr, ns)
+        return None
+
+
+class CallableRunner(Runner):
+    """Runs a Python callable ``fn(task)``; a coroutine function runs as its own trio task."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise PayloadError(f"payload {fn!r} is not callable: expected a function taking the task")
+        self.fn = fn
+        self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        self.description = getattr(fn, "__qualname__", None) or repr(fn)
+        try:
+            params = inspect.signature(fn).parameters
+            self._takes_task = len(params) > 0
+        except (TypeError, ValueError):
+            self._takes_task = True
+
+    def call(self, task: Task) -> Any:
+        return self.fn(task) if self._takes_task else self.fn()
+
+    async def acall(self, task: Task, io: RunIO) -> Any:
+        return await (self.fn(task) if self._takes_task else self.fn())

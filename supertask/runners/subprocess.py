@@ -1,0 +1,165 @@
+"""Subprocess payloads: a command line through ``sh -c`` or an argv without a shell, in its own process group.
+
+Output is read live and forwarded line by line; a bounded tail is kept for the
+run record. On cancellation (shutdown, overrun ``cancel``) the whole process
+group gets SIGTERM, then SIGKILL after a grace period, so no child outlives its run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+
+from .base import PayloadFailed, RunIO, Runner
+
+if TYPE_CHECKING:
+    from ..engine.task import Task
+
+__all__ = ["SubprocessRunner", "shell_runner", "exec_runner", "TAIL_BYTES"]
+
+log = logging.getLogger(__name__)
+
+#: bytes of output kept for the run record
+TAIL_BYTES = 4096
+
+
+def _describe_status(rc: int) -> tuple[str, int | None]:
+    """Return (text, signal) for a return code; negative codes are deaths by signal."""
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        return f"killed by {name}", -rc
+    if rc == 127:
+        return "exit code 127 (command not found)", None
+    if rc == 126:
+        return "exit code 126 (not executable)", None
+    return f"exit code {rc}", None
+
+
+class SubprocessRunner(Runner):
+    """Runs an argv as a child process per run.
+
+    Args:
+        argv: the program and its arguments.
+        description: how the payload is shown in logs.
+        env: extra environment variables for this job only.
+        cwd: working directory of the child.
+        kill_grace: seconds between SIGTERM and SIGKILL when a run is cancelled.
+    """
+
+    is_async = True
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        description: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        kill_grace: float = 1.0,
+    ) -> None:
+        self.argv = list(argv)
+        self.description = description or " ".join(self.argv)
+        self.env = dict(env) if env else None
+        self.cwd = cwd
+        self.kill_grace = kill_grace
+
+    async def acall(self, task: Task, io: RunIO) -> None:
+        env = {**os.environ, **self.env} if self.env else None
+        try:
+            proc = await anyio.open_process(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                env=env,
+                cwd=self.cwd,
+            )
+        except FileNotFoundError:
+            raise PayloadFailed(f"command not found: {self.argv[0]}", exit_code=127) from None
+        except PermissionError:
+            raise PayloadFailed(f"permission denied: {self.argv[0]}", exit_code=126) from None
+        tail = bytearray()
+        try:
+            async with anyio.create_task_group() as tg:
+                assert proc.stdout is not None and proc.stderr is not None
+                out_done, err_done = anyio.Event(), anyio.Event()
+                tg.start_soon(_pump, proc.stdout, lambda b: io.output(task, b), tail, out_done)
+                tg.start_soon(_pump, proc.stderr, lambda b: io.error_output(task, b), tail, err_done)
+                rc = await proc.wait()
+                # children that inherited the pipes may keep them open: do not wait for them long
+                with anyio.move_on_after(0.2):
+                    await out_done.wait()
+                    await err_done.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            if proc.returncode is None:
+                with anyio.CancelScope(shield=True):
+                    await _terminate_group(proc, self.kill_grace)
+        if rc != 0:
+            text, sig = _describe_status(rc)
+            last = bytes(tail).decode(errors="replace").strip().splitlines()
+            detail = f": {last[-1]}" if last else ""
+            raise PayloadFailed(f"{text}{detail}", exit_code=rc if rc >= 0 else None, signal=sig)
+        return None
+
+
+async def _pump(
+    stream: anyio.abc.ByteReceiveStream, emit: Callable[[bytes], None], tail: bytearray, done: anyio.Event
+) -> None:
+    """Forward complete lines as they arrive; keep the last TAIL_BYTES bytes in *tail*."""
+    try:
+        await _pump_lines(stream, emit, tail)
+    finally:
+        done.set()
+
+
+async def _pump_lines(stream: anyio.abc.ByteReceiveStream, emit: Callable[[bytes], None], tail: bytearray) -> None:
+    pending = b""
+    async for chunk in stream:
+        tail += chunk
+        if len(tail) > TAIL_BYTES:
+            del tail[: len(tail) - TAIL_BYTES]
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            emit(data[:cut])
+        pending = data[cut:]
+    if pending:
+        emit(pending)
+
+
+async def _terminate_group(proc: anyio.abc.Process, grace: float) -> None:
+    """SIGTERM the child's process group, SIGKILL it after *grace* seconds, and reap the child."""
+    pgid = proc.pid
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    with anyio.move_on_after(grace):
+        await proc.wait()
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    await proc.wait()
+
+
+def shell_runner(script: str, **kwargs: object) -> SubprocessRunner:
+    """A runner for a command line run by ``/bin/sh -c``."""
+    return SubprocessRunner(["/bin/sh", "-c", script], description=f"cmd:{script}", **kwargs)  # type: ignore[arg-type]
+
+
+def exec_runner(argv: Sequence[str], **kwargs: object) -> SubprocessRunner:
+    """A runner for an argv run without a shell."""
+    return SubprocessRunner(argv, description=" ".join(argv), **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,44 @@
+"""The default sink: print results and forward output to this process's stdout/stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .base import Sink
+
+if TYPE_CHECKING:
+    from ..engine.task import Task
+
+__all__ = ["StdoutSink"]
+
+
+class StdoutSink(Sink):
+    """Prints each result on a line of its own (``print`` semantics) and passes output through.
+
+    A closed stdout (``| head``) raises ``BrokenPipeError`` to the caller, which
+    the scheduler treats as a request to stop.
+    """
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self._out = out
+        self._err = err
+
+    def result(self, task: Task, value: Any) -> None:
+        out = self._out or sys.stdout
+        out.write(f"{value}\n")
+
+    def output(self, task: Task, data: bytes) -> None:
+        out = self._out or sys.stdout
+        out.flush()
+        out.buffer.write(data)
+        out.buffer.flush()
+
+    def error_output(self, task: Task, data: bytes) -> None:
+        err = self._err or sys.stderr
+        err.flush()
+        err.buffer.write(data)
+        err.buffer.flush()
+
+    def close(self) -> None:
+        (self._out or sys.stdout).flush()

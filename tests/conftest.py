@@ -1,0 +1,25 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import trio
+import trio.testing
+
+from supertask.engine import Scheduler, TrioClock
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def clock(autojump_clock: trio.testing.MockClock) -> trio.testing.MockClock:
+    """Virtual time: trio jumps to the next deadline whenever every task is blocked."""
+    return autojump_clock
+
+
+def virtual_scheduler(wall_start: dt.datetime | None = None, **kwargs: object) -> Scheduler:
+    """A scheduler on virtual time, with no sinks unless given."""
+    kwargs.setdefault("sinks", [])
+    return Scheduler(clock=TrioClock(wall_start or dt.datetime(2027, 1, 1, tzinfo=UTC)), **kwargs)  # type: ignore[arg-type]
