@@ -417,9 +417,8 @@ class Scheduler:
                     job._tick += missed
                     job.counters.skipped += missed
                     deadline = job._anchor + job._tick * period
-        elif job._calendar and job._due_wall is not None:
-            self._coalesce_calendar(job, now)
-            deadline = now - (clock.wall() - job._due_wall.timestamp())
+        elif job._calendar and job._due_wall is not None and self._coalesce_calendar(job):
+            deadline = clock.now() + (job._due_wall.timestamp() - clock.wall())
         if job._end_at is not None and deadline >= job._end_at:
             self._finish_scheduling(job)
             return
@@ -438,24 +437,29 @@ class Scheduler:
                 return
         self._start_run(job, job._tick, deadline, now)
 
-    def _coalesce_calendar(self, job: Job, now: float) -> None:
-        """When several calendar instants are due at once, keep the latest; count the rest as skipped."""
+    def _coalesce_calendar(self, job: Job) -> bool:
+        """When several calendar instants are due at once, keep the latest; count the rest as skipped.
+
+        Returns whether the due instant moved."""
         assert self._clock is not None and job._due_wall is not None
         trigger = job.trigger
         assert isinstance(trigger, CalendarTrigger)
         wall_now = self._clock.wall_datetime()
+        moved = False
         for _ in range(100_000):
             nxt = trigger.next_after(job._due_wall)
             if nxt is None or nxt > wall_now:
-                return
+                break
             job._due_wall = nxt
             job._tick += 1
             job.counters.skipped += 1
+            moved = True
+        return moved
 
     def _start_run(self, job: Job, tick: int, due: float, start: float, *, queued: bool = False) -> None:
         clock = self._clock
         assert clock is not None
-        task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock)
+        task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall)
         job._runs += 1
         last = (job.count is not None and job._runs >= job.count) or isinstance(job.trigger, OnceTrigger)
         job.counters.lateness.add(start - due if start > due else 0.0)

@@ -55,7 +55,7 @@ class Task:
         state: a dict kept across the runs of this job.
     """
 
-    __slots__ = ("name", "count", "tick", "state", "_due", "_start", "_first", "_clock")
+    __slots__ = ("name", "count", "tick", "state", "_due", "_start", "_first", "_clock", "_due_wall")
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class Task:
         start: float,
         first: float,
         clock: EngineClock,
+        due_wall: _dt.datetime | None = None,
     ) -> None:
         self.name = name
         self.count = count
@@ -76,6 +77,7 @@ class Task:
         self._start = start
         self._first = first
         self._clock = clock
+        self._due_wall = due_wall
 
     @property
     def elapsed(self) -> Elapsed:
@@ -93,7 +95,9 @@ class Task:
 
     @property
     def scheduled(self) -> _dt.datetime:
-        """When this run was due, as an aware local datetime."""
+        """When this run was due, as an aware local datetime (exact for calendar triggers)."""
+        if self._due_wall is not None:
+            return self._due_wall.astimezone()
         return self._to_wall(self._due)
 
     @property
