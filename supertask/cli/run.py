@@ -128,9 +128,12 @@ def run(
     overrun_spec = parse_overrun(overrun)
     runner = build_runner(spec)  # compiles python code now: syntax errors before anything runs
 
+    import gc
+
     import trio
 
     _line_buffered_stdout()
+    gc.freeze()  # everything imported so far is permanent: full collections stay short
     outcome = _Outcome()
     trio.run(
         _serve,

@@ -116,12 +116,28 @@ class EngineClock(abc.ABC):
         """The wall clock as an aware UTC datetime."""
         return _dt.datetime.fromtimestamp(self.wall(), _dt.timezone.utc)
 
-    @abc.abstractmethod
     async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
         """Return at *deadline* (monotonic seconds); the last *spin* seconds are busy-waited.
 
         Always a trio checkpoint, also when the deadline has passed.
         """
+        await self.wait_until(deadline - spin, spin > 0)
+        if spin > 0:
+            self.spin_until(deadline)
+
+    @abc.abstractmethod
+    async def wait_until(self, target: float, early: bool = False) -> bool:
+        """Sleep until *target* (monotonic seconds); always a checkpoint.
+
+        Returns False when :meth:`interrupt` cut the wait short, else True.
+        """
+
+    @abc.abstractmethod
+    def interrupt(self) -> None:
+        """Make a pending :meth:`wait_until` return False now (e.g. an earlier deadline arrived)."""
+
+    def spin_until(self, deadline: float) -> None:
+        """Busy-wait until *deadline*; a no-op for clocks that cannot spin."""
 
     def close(self) -> None:
         """Release any OS resources."""
@@ -136,6 +152,7 @@ class TrioClock(EngineClock):
     """
 
     def __init__(self, wall_start: _dt.datetime | float | None = None) -> None:
+        self._scope: trio.CancelScope | None = None
         self._mono0 = trio.current_time()
         if wall_start is None:
             self._wall0 = time.time()
@@ -150,8 +167,16 @@ class TrioClock(EngineClock):
     def wall(self) -> float:
         return self._wall0 + (trio.current_time() - self._mono0)
 
-    async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
-        await trio.sleep_until(deadline)
+    async def wait_until(self, target: float, early: bool = False) -> bool:
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            await trio.sleep_until(target)
+        self._scope = None
+        return not scope.cancelled_caught
+
+    def interrupt(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
 
 
 class PreciseClock(EngineClock):
@@ -166,6 +191,9 @@ class PreciseClock(EngineClock):
     def __init__(self, *, use_timerfd: bool = True) -> None:
         self._timer: _TimerFd | None = None
         self._old_slack: int | None = None
+        self._interrupted = False
+        self._waiting = False
+        self._scope: trio.CancelScope | None = None
         libc = _libc() if use_timerfd else None
         if libc is not None:
             try:
@@ -195,28 +223,53 @@ class PreciseClock(EngineClock):
         return time.time()
 
     async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
+        await self.wait_until(deadline - spin, spin > 0)
+        if spin > 0:
+            self.spin_until(deadline)
+
+    async def wait_until(self, target: float, early: bool = False) -> bool:
+        """Sleep until *target*; with *early*, the fallback may wake up to ~1 ms before
+        it, for a following :meth:`spin_until` to absorb."""
         monotonic = time.monotonic
-        target = deadline - spin
+        self._interrupted = False
         now = monotonic()
         if target <= now:
             await trio.lowlevel.checkpoint()
         elif self._timer is not None:
+            # no cancel scope here: entering and leaving one costs tens of µs on a cold cache
             timer = self._timer
-            while now < target:
+            while now < target and not self._interrupted:
                 timer.arm(target)
+                self._waiting = True
                 try:
                     await trio.lowlevel.wait_readable(timer.fd)
                 finally:
+                    self._waiting = False
                     timer.drain()
                 now = monotonic()
         else:
             # epoll rounds its timeout up to whole ms and Linux adds ~0.1 % slack:
             # when spinning, wake that much earlier so the spin absorbs it
-            margin = (0.0015 + 0.001 * (target - now)) if spin > 0 else 0.0
-            await trio.sleep_until(target - margin + self._trio_offset)
-        if spin > 0:
-            while monotonic() < deadline:
-                pass
+            margin = (0.0015 + 0.001 * (target - now)) if early else 0.0
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                await trio.sleep_until(target - margin + self._trio_offset)
+            self._scope = None
+        interrupted, self._interrupted = self._interrupted, False
+        return not interrupted
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        if self._timer is not None and self._waiting:
+            self._timer.arm(1e-9)  # an absolute time long past: readable at once
+        elif self._scope is not None:
+            self._scope.cancel()
+
+    def spin_until(self, deadline: float) -> None:
+        """Busy-wait until *deadline* (not a checkpoint; keep it short)."""
+        monotonic = time.monotonic
+        while monotonic() < deadline:
+            pass
 
     def close(self) -> None:
         if self._timer is not None:

@@ -9,8 +9,9 @@ Data flow of one tick::
 Interval jobs keep a grid: tick k is due at ``anchor + k·period`` on the
 monotonic clock, so they never drift. Calendar jobs (cron, at) compute each
 wall-clock instant and convert it to a monotonic deadline when it is scheduled.
-A tick that could not start within one period of its due time is *skipped*
-(counted): the job resumes at the latest due grid point instead of bursting.
+A tick that could not start within one period (and at least 1 ms) of its due
+time is *skipped* (counted): the job resumes at the latest due grid point
+instead of bursting; smaller delays are caught up.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 SPIN_CAP = 300e-6
 #: periods up to this are busy-waited whole: a timer wake-up costs more than it saves
 SPIN_WHOLE_PERIOD = 500e-6
+#: an interval tick less late than this (or than one period) still runs, to catch up;
+#: beyond it the job skips to the latest due grid point and counts the ticks it skipped
+CATCH_UP_WITHIN = 1e-3
 #: failures logged one by one per job before they are only summarised
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
@@ -192,7 +196,7 @@ class Scheduler:
         self._pending: list[Job] = []
         self._state: Literal["new", "running", "stopping", "stopped"] = "new"
         self._wake = trio.Event()
-        self._sleep_scope: trio.CancelScope | None = None
+        self._sleeping = False
         self._sleep_target = float("inf")
         self._nursery: trio.Nursery | None = None
         self._in_flight = 0
@@ -308,8 +312,8 @@ class Scheduler:
         if self._state in ("new", "running"):
             self._state = "stopping"
             self._wake.set()
-            if self._sleep_scope is not None:
-                self._sleep_scope.cancel()
+            if self._sleeping and self._clock is not None:
+                self._clock.interrupt()
 
     async def serve(self, *, task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the scheduler until :meth:`stop` (or cancellation); the run nursery lives here."""
@@ -359,25 +363,28 @@ class Scheduler:
             if job._token != token:
                 heapq.heappop(heap)
                 continue
+            spin = job.spin if clock.can_spin else 0.0
             self._sleep_target = deadline
-            with trio.CancelScope() as scope:
-                self._sleep_scope = scope
-                await clock.sleep_until(deadline, job.spin)
-            self._sleep_scope = None
+            self._sleeping = True
+            reached = await clock.wait_until(deadline - spin, spin > 0)
+            self._sleeping = False
             self._sleep_target = float("inf")
-            if scope.cancelled_caught or self._state != "running":
+            if not reached or self._state != "running":
                 continue
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
             heapq.heappop(heap)
+            if spin:
+                # the last stretch is busy-waited; nothing but the dispatch lies after it
+                clock.spin_until(deadline)
             self._dispatch(job, deadline)
 
     def _push(self, job: Job, deadline: float) -> None:
         token = next(self._seq)
         job._token = token
         heapq.heappush(self._heap, (deadline, token, job))
-        if deadline < self._sleep_target and self._sleep_scope is not None:
-            self._sleep_scope.cancel()
+        if deadline < self._sleep_target and self._sleeping:
+            self._clock.interrupt()  # type: ignore[union-attr]
         self._wake.set()
 
     def _start_job(self, job: Job) -> None:
@@ -412,7 +419,7 @@ class Scheduler:
             if job.mode == "precise":
                 late = now - deadline
                 period = job._period
-                if late >= period:
+                if late >= period and late >= CATCH_UP_WITHIN:
                     missed = int(late // period)
                     job._tick += missed
                     job.counters.skipped += missed
