@@ -170,7 +170,10 @@ def main() -> None:
                 rounds.append(json.loads(out.stdout))
             results[pname][system] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
             print(f"  measured {system} at {pname}", file=sys.stderr)
-    print(f"\nLateness in µs, medians of {args.rounds} round(s) of {args.seconds:g}s each; ratio = Supertask p99 / system p99")
+    print(
+        f"\nLateness in µs, medians of {args.rounds} round(s) of {args.seconds:g}s each; "
+        "ratio = Supertask p99 / system p99"
+    )
     print()
     print("| period | system | p50 µs | p99 µs | max µs | missed/ticks | CPU % | ST p99 ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")

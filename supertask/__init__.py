@@ -28,7 +28,7 @@ _EXPORTS = {
     "SpecError": "supertask.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 if TYPE_CHECKING:
     from .api import at as at

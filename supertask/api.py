@@ -14,7 +14,7 @@ from .engine import Scheduler
 from .timezones import get_zone
 from .triggers import AtTrigger, CronTrigger, IntervalTrigger, OnceTrigger
 
-__all__ = ["open_scheduler", "every", "cron", "at", "once"]
+__all__ = ["at", "cron", "every", "once", "open_scheduler"]
 
 
 @asynccontextmanager

@@ -6,7 +6,7 @@ import re
 
 from .errors import DurationError
 
-__all__ = ["parse_duration", "parse_frequency", "format_duration", "UNITS", "DURATION_FORMS"]
+__all__ = ["DURATION_FORMS", "UNITS", "format_duration", "parse_duration", "parse_frequency"]
 
 #: seconds per unit; the duration language accepts exactly these suffixes
 UNITS: dict[str, float] = {

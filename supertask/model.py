@@ -13,20 +13,20 @@ from typing import Annotated, Literal
 import msgspec
 
 __all__ = [
-    "Base",
-    "Once",
     "At",
-    "Every",
+    "Base",
     "Cron",
-    "TriggerSpec",
+    "Every",
+    "ExecArgv",
+    "JobSpec",
+    "Metadata",
+    "Once",
     "Overrun",
+    "PayloadSpec",
     "Policy",
     "PythonCode",
     "ShellCommand",
-    "ExecArgv",
-    "PayloadSpec",
-    "Metadata",
-    "JobSpec",
+    "TriggerSpec",
 ]
 
 
@@ -37,23 +37,23 @@ class Base(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True
 # ---------------------------------------------------------------- schedule: when
 
 
-class Once(Base, tag="once", tag_field="kind"):
+class Once(Base, frozen=True, tag="once", tag_field="kind"):
     """Run once, as soon as the job starts."""
 
 
-class At(Base, tag="at", tag_field="kind"):
+class At(Base, frozen=True, tag="at", tag_field="kind"):
     """Run once at a wall-clock instant."""
 
     at: _dt.datetime
 
 
-class Every(Base, tag="every", tag_field="kind"):
+class Every(Base, frozen=True, tag="every", tag_field="kind"):
     """Run on a monotonic grid: run k is due at ``anchor + k·period`` (never drifts)."""
 
     period: Annotated[float, msgspec.Meta(gt=0)]
 
 
-class Cron(Base, tag="cron", tag_field="kind"):
+class Cron(Base, frozen=True, tag="cron", tag_field="kind"):
     """Run at wall-clock times matching a cron expression (5, 6 or 7 fields)."""
 
     expr: str
@@ -65,7 +65,7 @@ TriggerSpec = Once | At | Every | Cron
 OverrunKind = Literal["skip", "queue", "concurrent", "cancel"]
 
 
-class Overrun(Base):
+class Overrun(Base, frozen=True):
     """What happens when a run is due while the previous one is still going.
 
     - ``skip`` (default): the due tick is skipped and counted; the job resumes on the next grid point.
@@ -78,7 +78,7 @@ class Overrun(Base):
     limit: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
-class Policy(Base):
+class Policy(Base, frozen=True):
     """Timing policy of a job."""
 
     mode: Literal["precise", "relaxed"] = "precise"
@@ -92,19 +92,19 @@ class Policy(Base):
 # ---------------------------------------------------------------- payload: what
 
 
-class PythonCode(Base, tag="python", tag_field="kind"):
+class PythonCode(Base, frozen=True, tag="python", tag_field="kind"):
     """Python expression or statements, run in-process with ``task`` and the stdlib in scope."""
 
     code: str
 
 
-class ShellCommand(Base, tag="shell", tag_field="kind"):
+class ShellCommand(Base, frozen=True, tag="shell", tag_field="kind"):
     """A command line run by ``sh -c``."""
 
     script: str
 
 
-class ExecArgv(Base, tag="exec", tag_field="kind"):
+class ExecArgv(Base, frozen=True, tag="exec", tag_field="kind"):
     """An argv run directly, without a shell."""
 
     argv: list[str]
@@ -116,7 +116,7 @@ PayloadSpec = PythonCode | ShellCommand | ExecArgv
 # ---------------------------------------------------------------- metadata: who/why
 
 
-class Metadata(Base):
+class Metadata(Base, frozen=True):
     """Who and why: name and description of a job."""
 
     name: str
@@ -124,7 +124,7 @@ class Metadata(Base):
     enabled: bool = True
 
 
-class JobSpec(Base):
+class JobSpec(Base, frozen=True):
     """A job = schedule + payload + metadata."""
 
     when: str

@@ -9,7 +9,7 @@ import zoneinfo
 
 from .errors import SpecError
 
-__all__ = ["local_zone", "get_zone"]
+__all__ = ["get_zone", "local_zone"]
 
 
 @functools.cache
@@ -25,7 +25,7 @@ def local_zone() -> _dt.tzinfo:
         with open("/etc/localtime", "rb") as f:
             return zoneinfo.ZoneInfo.from_file(f, key="localtime")
     except OSError:
-        return _dt.timezone.utc
+        return _dt.UTC
 
 
 def get_zone(name: str | None) -> _dt.tzinfo:
@@ -37,7 +37,7 @@ def get_zone(name: str | None) -> _dt.tzinfo:
     if name is None or name == "local":
         return local_zone()
     if name.upper() in ("UTC", "Z"):
-        return _dt.timezone.utc
+        return _dt.UTC
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -28,7 +28,7 @@ from .model import At, Cron, Every, Once, TriggerSpec
 from .timezones import get_zone
 from .triggers.cron import parse_cron
 
-__all__ = ["parse_when", "WHEN_FORMS", "SHORTHANDS"]
+__all__ = ["SHORTHANDS", "WHEN_FORMS", "parse_when"]
 
 WHEN_FORMS = (
     "once, an ISO datetime (2026-12-24T18:00:00+01:00), a duration (20ms, 1h30m, every 5s, PT20M), "

@@ -10,7 +10,7 @@ import trio.testing
 
 from supertask.engine import Scheduler, TrioClock
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture

@@ -31,8 +31,14 @@ def test_twenty_ms_job_runs_about_fifty_times_a_second() -> None:
 
 
 def test_count_and_lateness_in_python_payload() -> None:
-    r = st("run", "-c", 'python:print(task.count, round(task.lateness.total_seconds*1e6), "us late")',
-           "--when=1ms", "--count", "500")
+    r = st(
+        "run",
+        "-c",
+        'python:print(task.count, round(task.lateness.total_seconds*1e6), "us late")',
+        "--when=1ms",
+        "--count",
+        "500",
+    )
     lines = r.stdout.splitlines()
     assert r.returncode == 0
     assert len(lines) == 500
@@ -144,8 +150,9 @@ def test_head_closes_the_pipe_cleanly() -> None:
 
 
 def test_closed_pipe_is_noticed_without_output() -> None:
-    proc = subprocess.Popen([*CMD, "run", "--when=1h", "-c", "python:print('once')"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CMD, "run", "--when=1h", "-c", "python:print('once')"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"once\n"
     proc.stdout.close()
@@ -159,8 +166,11 @@ def _wait_for_line(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_ctrl_c_at_10khz_returns_within_a_second() -> None:
-    proc = subprocess.Popen([*CMD, "run", "--when=10kHz", "-c", "python:print(task.count) if task.count == 0 else None"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CMD, "run", "--when=10kHz", "-c", "python:print(task.count) if task.count == 0 else None"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _wait_for_line(proc)
     time.sleep(0.3)
     sent = time.monotonic()
@@ -179,8 +189,9 @@ def test_sigterm_kills_the_process_group_after_grace() -> None:
     marker = "31.4159"
     # the child ignores SIGTERM and starts a grandchild: both must go
     script = f"trap '' TERM; sleep {marker} & sleep {marker}; wait"
-    proc = subprocess.Popen([*CMD, "run", "--grace", "300ms", "--", f"cmd:{script}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CMD, "run", "--grace", "300ms", "--", f"cmd:{script}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 10
     while len(_pids_with(marker)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -206,3 +217,13 @@ def test_help_documents_the_when_forms() -> None:
 def test_environment_is_not_needed_from_the_repo(tmp_path: os.PathLike[str]) -> None:
     r = st("run", "-c", "python:print(task.name)", "--name", "probe", cwd=tmp_path)
     assert r.stdout == "probe\n"
+
+
+def test_help_is_cached_and_the_same_as_rendered(tmp_path: os.PathLike[str]) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "COLUMNS": "100"}
+    first = st("run", "--help", env=env)
+    second = st("run", "--help", env=env)
+    assert first.returncode == second.returncode == 0
+    assert first.stdout == second.stdout
+    assert "--when" in first.stdout
+    assert len(list(__import__("pathlib").Path(tmp_path).rglob("help-*.txt"))) == 1

@@ -9,7 +9,7 @@ import pytest
 
 from supertask.triggers.cron import CronTrigger, parse_cron
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def brute_matches(trigger: CronTrigger, t: dt.datetime) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -11,9 +12,9 @@ import trio.testing
 
 import supertask
 from supertask.engine import Task
-from supertask.sinks import Sink
 from supertask.engine.scheduler import auto_spin, parse_overrun
 from supertask.errors import SchedulerError, SpecError
+from supertask.sinks import Sink
 from supertask.triggers import IntervalTrigger
 
 from .conftest import UTC, virtual_scheduler
@@ -52,7 +53,7 @@ async def test_relaxed_counts_the_period_from_the_end(clock: trio.testing.MockCl
     sched = virtual_scheduler()
     sched.add("20ms", payload, count=5, mode="relaxed")
     await run_jobs(sched)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == pytest.approx([0.03] * 4, abs=1e-6)
 
 
@@ -158,8 +159,9 @@ async def test_a_year_of_daily_runs_in_virtual_time(clock: trio.testing.MockCloc
 async def test_a_year_of_a_cron_expression_in_virtual_time(clock: trio.testing.MockClock) -> None:
     seen: list[dt.datetime] = []
     sched = virtual_scheduler(wall_start=dt.datetime(2027, 1, 1, tzinfo=UTC))
-    job = sched.add(supertask.cron("30 9 * * MON-FRI", tz="UTC"), lambda task: seen.append(task.scheduled),
-                    duration=365 * 86400)
+    job = sched.add(
+        supertask.cron("30 9 * * MON-FRI", tz="UTC"), lambda task: seen.append(task.scheduled), duration=365 * 86400
+    )
     await run_jobs(sched)
     assert len(seen) == 261  # weekdays of 2027
     assert all(s.astimezone(UTC).weekday() < 5 for s in seen)
@@ -234,8 +236,9 @@ async def test_python_code_payload_and_results(clock: trio.testing.MockClock) ->
     sched.add("20ms", "python:statistics.mean([1, 2, task.count])", count=1)  # stdlib resolved on use
     sched.add("20ms", "python:None", count=1)
     await run_jobs(sched)
-    assert sorted(results) == sorted([0.0, round(__import__("math").sin(0.02), 6), round(__import__("math").sin(0.04), 6),
-                                      1, 3, 1])
+    assert sorted(results) == sorted(
+        [0.0, round(__import__("math").sin(0.02), 6), round(__import__("math").sin(0.04), 6), 1, 3, 1]
+    )
 
 
 async def test_stop_waits_for_running_payloads_within_grace(clock: trio.testing.MockClock) -> None:
@@ -277,7 +280,10 @@ def test_overrun_forms() -> None:
     assert parse_overrun("concurrent:3").limit == 3
     with pytest.raises(SpecError) as info:
         parse_overrun("concurrent:0")
-    assert str(info.value) == "invalid --overrun 'concurrent:0': expected skip, queue, cancel or concurrent[:N] with N >= 1"
+    assert (
+        str(info.value)
+        == "invalid --overrun 'concurrent:0': expected skip, queue, cancel or concurrent[:N] with N >= 1"
+    )
 
 
 def test_auto_spin() -> None:

@@ -47,7 +47,7 @@ def test_once_is_the_default_form() -> None:
 def test_iso_datetime_is_once_at() -> None:
     spec = parse_when("2026-12-24T18:00:00+01:00")
     assert isinstance(spec, At)
-    assert spec.at == dt.datetime(2026, 12, 24, 17, tzinfo=dt.timezone.utc)
+    assert spec.at == dt.datetime(2026, 12, 24, 17, tzinfo=dt.UTC)
 
 
 def test_naive_iso_datetime_uses_the_given_zone() -> None:
@@ -94,8 +94,11 @@ def test_calendar_forms(text: str, expr: str) -> None:
         ("0 0 * * FOO", "invalid --when '0 0 * * FOO': day-of-week value 'FOO' is not a number or name"),
         ("0 0 5-1 * *", "invalid --when '0 0 5-1 * *': day-of-month range '5-1' runs backwards"),
         ("? * * * *", "invalid --when '? * * * *': '?' is only allowed in day-of-month or day-of-week"),
-        ("P1M", "invalid --when 'P1M': ISO duration 'P1M' has years or months, which have no fixed length; "
-         "expected days or smaller (e.g. P1DT2H, PT20M)"),
+        (
+            "P1M",
+            "invalid --when 'P1M': ISO duration 'P1M' has years or months, which have no fixed length; "
+            "expected days or smaller (e.g. P1DT2H, PT20M)",
+        ),
     ],
 )
 def test_errors_quote_the_spec_and_the_forms(text: str, message: str) -> None:

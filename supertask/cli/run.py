@@ -102,16 +102,14 @@ def run(
     tokens = list(payload)
     if command is not None:
         if tokens:
-            raise SpecError(
-                f"give the payload once: -c {command!r} and arguments {' '.join(tokens)!r} were both given"
-            )
+            raise SpecError(f"give the payload once: -c {command!r} and arguments {' '.join(tokens)!r} were both given")
         tokens = [command]
     spec = parse_payload(tokens, exec_argv=exec_)
     trigger = parse_when(when, tz=tz)
     if isinstance(trigger, At):
         import datetime as _dt
 
-        if trigger.at <= _dt.datetime.now(_dt.timezone.utc):
+        if trigger.at <= _dt.datetime.now(_dt.UTC):
             raise SpecError(f"invalid --when {when!r}: {trigger.at.isoformat()} is in the past")
     duration = parse_duration(for_, what="--for") if for_ is not None else None
     grace_s = parse_duration(grace, what="--grace", allow_zero=True)
@@ -217,7 +215,9 @@ async def _handle_signals(sched: Scheduler, interrupted: list[int]) -> None:
         async for signum in signals:
             if not interrupted:
                 interrupted.append(signum)
-                log.info("stopping: running payloads get %gs to finish (Ctrl-C again cancels them)", sched.shutdown_grace)
+                log.info(
+                    "stopping: running payloads get %gs to finish (Ctrl-C again cancels them)", sched.shutdown_grace
+                )
                 sched.stop()
             else:
                 log.info("cancelling running payloads")
@@ -301,5 +301,5 @@ def _print_stats(sched: Scheduler) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     err = sys.stderr
     for r in rows:
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=False)]
         print("  ".join(cells), file=err)

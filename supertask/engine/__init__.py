@@ -13,4 +13,15 @@ from .stats import JobStats as JobStats
 from .task import Elapsed as Elapsed
 from .task import Task as Task
 
-__all__ = ["EngineClock", "PreciseClock", "TrioClock", "Job", "Scheduler", "JobStats", "Task", "Elapsed", "auto_spin", "parse_overrun"]
+__all__ = [
+    "Elapsed",
+    "EngineClock",
+    "Job",
+    "JobStats",
+    "PreciseClock",
+    "Scheduler",
+    "Task",
+    "TrioClock",
+    "auto_spin",
+    "parse_overrun",
+]

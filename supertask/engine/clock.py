@@ -114,7 +114,7 @@ class EngineClock(abc.ABC):
 
     def wall_datetime(self) -> _dt.datetime:
         """The wall clock as an aware UTC datetime."""
-        return _dt.datetime.fromtimestamp(self.wall(), _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.wall(), _dt.UTC)
 
     async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
         """Return at *deadline* (monotonic seconds); the last *spin* seconds are busy-waited.

@@ -35,7 +35,7 @@ from .clock import EngineClock, PreciseClock, TrioClock
 from .stats import JobCounters, JobStats
 from .task import Task
 
-__all__ = ["Scheduler", "Job", "auto_spin", "default_clock", "parse_overrun"]
+__all__ = ["Job", "Scheduler", "auto_spin", "default_clock", "parse_overrun"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def parse_overrun(text: str) -> Overrun:
 class _FailureLog:
     """Rate-limits failure logging per job: the first few one by one, then a summary every 10 s."""
 
-    __slots__ = ("logged", "unreported", "last_summary", "last_message")
+    __slots__ = ("last_message", "last_summary", "logged", "unreported")
 
     def __init__(self) -> None:
         self.logged = 0
@@ -315,7 +315,7 @@ class Scheduler:
             if self._sleeping and self._clock is not None:
                 self._clock.interrupt()
 
-    async def serve(self, *, task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Run the scheduler until :meth:`stop` (or cancellation); the run nursery lives here."""
         if self._state != "new":
             raise SchedulerError(f"a scheduler serves only once (it is {self._state})")
@@ -337,7 +337,9 @@ class Scheduler:
                     if self._in_flight:
                         await self._runs_idle.wait()
                 if scope.cancelled_caught:
-                    (log.debug if self.stdout_closed else log.info)("shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight)
+                    (log.debug if self.stdout_closed else log.info)(
+                        "shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight
+                    )
                 nursery.cancel_scope.cancel()
         finally:
             self._state = "stopped"
@@ -537,10 +539,7 @@ class Scheduler:
         trigger = job.trigger
         job._tick += 1
         if job._interval:
-            if job.mode == "precise":
-                deadline = job._anchor + job._tick * job._period
-            else:
-                deadline = now + job._period
+            deadline = job._anchor + job._tick * job._period if job.mode == "precise" else now + job._period
         elif isinstance(trigger, CalendarTrigger):
             assert job._due_wall is not None
             nxt = trigger.next_after(job._due_wall)

@@ -6,7 +6,7 @@ import math
 
 import msgspec
 
-__all__ = ["Histogram", "JobStats", "JobCounters"]
+__all__ = ["Histogram", "JobCounters", "JobStats"]
 
 _PER_OCTAVE = 32  # bucket width 2**(1/32) ≈ 2.2 %
 _NBUCKETS = 64 * _PER_OCTAVE  # 1 ns … 2**63 ns
@@ -15,7 +15,7 @@ _NBUCKETS = 64 * _PER_OCTAVE  # 1 ns … 2**63 ns
 class Histogram:
     """A log-bucketed histogram of non-negative seconds; memory stays constant at any rate."""
 
-    __slots__ = ("counts", "n", "total", "max", "_log2")
+    __slots__ = ("_log2", "counts", "max", "n", "total")
 
     def __init__(self) -> None:
         self.counts = [0] * (_NBUCKETS + 1)
@@ -75,7 +75,7 @@ class JobStats(msgspec.Struct, frozen=True, kw_only=True):
 class JobCounters:
     """The mutable counters the engine updates on the hot path."""
 
-    __slots__ = ("runs", "ok", "failed", "skipped", "cancelled", "lateness", "duration")
+    __slots__ = ("cancelled", "duration", "failed", "lateness", "ok", "runs", "skipped")
 
     def __init__(self) -> None:
         self.runs = 0

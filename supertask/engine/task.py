@@ -1,4 +1,4 @@
-"""The ``task`` object a payload sees: which run this is, when it was due, how late it started, state kept across runs."""
+"""The ``task`` object a payload sees: which run, when it was due, how late it started, state across runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .clock import EngineClock
 
-__all__ = ["Task", "Elapsed", "Seconds"]
+__all__ = ["Elapsed", "Seconds", "Task"]
 
 
 class Seconds(float):
@@ -55,7 +55,7 @@ class Task:
         state: a dict kept across the runs of this job.
     """
 
-    __slots__ = ("name", "count", "tick", "state", "_due", "_start", "_first", "_clock", "_due_wall")
+    __slots__ = ("_clock", "_due", "_due_wall", "_first", "_start", "count", "name", "state", "tick")
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from .inprocess import PythonCodeRunner as PythonCodeRunner
 from .subprocess import SubprocessRunner as SubprocessRunner
 from .subprocess import exec_runner, shell_runner
 
-__all__ = ["parse_payload", "build_runner", "PAYLOAD_FORMS", "Runner", "RunIO", "PayloadFailed"]
+__all__ = ["PAYLOAD_FORMS", "PayloadFailed", "RunIO", "Runner", "build_runner", "parse_payload"]
 
 PAYLOAD_FORMS = "python:CODE, cmd:COMMAND LINE, or a bare command line (run by sh -c; --exec runs argv without a shell)"
 

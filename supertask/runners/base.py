@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["Runner", "RunIO", "PayloadFailed"]
+__all__ = ["PayloadFailed", "RunIO", "Runner"]
 
 
 class PayloadFailed(Exception):

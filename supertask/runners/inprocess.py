@@ -17,7 +17,7 @@ from .base import RunIO, Runner
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["PythonCodeRunner", "CallableRunner"]
+__all__ = ["CallableRunner", "PythonCodeRunner"]
 
 _PRELOADED = ("math", "time", "datetime", "random")
 
@@ -91,7 +91,7 @@ class CallableRunner(Runner):
         if not callable(fn):
             raise PayloadError(f"payload {fn!r} is not callable: expected a function taking the task")
         self.fn = fn
-        self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
         self.description = getattr(fn, "__qualname__", None) or repr(fn)
         try:
             params = inspect.signature(fn).parameters

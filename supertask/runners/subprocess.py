@@ -22,7 +22,7 @@ from .base import PayloadFailed, RunIO, Runner
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["SubprocessRunner", "shell_runner", "exec_runner", "TAIL_BYTES"]
+__all__ = ["TAIL_BYTES", "SubprocessRunner", "exec_runner", "shell_runner"]
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import datetime as _dt
 
-__all__ = ["Trigger", "IntervalTrigger", "CalendarTrigger", "OnceTrigger", "AtTrigger"]
+__all__ = ["AtTrigger", "CalendarTrigger", "IntervalTrigger", "OnceTrigger", "Trigger"]
 
 
 class Trigger(abc.ABC):

@@ -1,4 +1,4 @@
-"""Cron expressions with 5, 6 (seconds first) or 7 (seconds … year) fields: parse once, then step forward in wall time."""
+"""Cron expressions with 5, 6 (seconds first) or 7 (… year) fields: parse once, then step forward in wall time."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from ..errors import CronError
 from .base import CalendarTrigger
 
-__all__ = ["CronTrigger", "CronFields", "parse_cron"]
+__all__ = ["CronFields", "CronTrigger", "parse_cron"]
 
-_MONTHS = {n: i for i, n in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
-_DAYS = {n: i for i, n in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_MONTHS = {
+    n: i for i, n in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)
+}
+_DAYS = {n: i for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 
 #: (name, low, high, names)
 _SPECS = {
@@ -75,7 +77,9 @@ def _field(text: str, field: str, expr: str) -> tuple[set[int], bool]:
         step = 1
         if step_text:
             if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(f"invalid cron expression {expr!r}: {field} step {step_text!r} must be a positive number")
+                raise CronError(
+                    f"invalid cron expression {expr!r}: {field} step {step_text!r} must be a positive number"
+                )
             step = int(step_text)
         if base in ("*", "?"):
             if base == "?" and field not in ("day-of-month", "day-of-week"):
@@ -105,7 +109,7 @@ def parse_cron(expr: str) -> CronFields:
     layout = _LAYOUTS.get(len(parts))
     if layout is None:
         raise CronError(f"invalid cron expression {expr!r}: has {len(parts)} fields; expected {CRON_FORMS}")
-    values = {name: _field(text, name, expr) for name, text in zip(layout, parts)}
+    values = {name: _field(text, name, expr) for name, text in zip(layout, parts, strict=False)}
     dow, dow_restricted = values.get("day-of-week", (set(range(7)), False))
     weekdays = frozenset(d % 7 for d in dow)
     dom, dom_restricted = values["day-of-month"]
