@@ -14,6 +14,7 @@ from cyclopts import Parameter
 
 if TYPE_CHECKING:
     from ..engine import Scheduler
+    from ..model import JobSpec
 
 __all__ = ["run"]
 
@@ -122,9 +123,16 @@ def run(
     if count is not None and count < 1:
         raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
     from ..engine import parse_overrun
+    from ..model import JobSpec, Metadata, Policy
 
-    overrun_spec = parse_overrun(overrun)
     runner = build_runner(spec)  # compiles python code now: syntax errors before anything runs
+    job = JobSpec(
+        when=when,
+        trigger=trigger,
+        payload=spec,
+        meta=Metadata(name=name or runner.description),
+        policy=Policy(mode=mode, overrun=parse_overrun(overrun), count=count, duration=duration, spin=spin_s),
+    )
 
     import gc
 
@@ -135,16 +143,7 @@ def run(
     outcome = _Outcome()
     trio.run(
         _serve,
-        dict(
-            when=trigger,
-            payload=runner,
-            name=name,
-            count=count,
-            duration=duration,
-            mode=mode,
-            overrun=overrun_spec,
-            spin=spin_s,
-        ),
+        job,
         grace_s,
         stats,
         outcome,
@@ -161,7 +160,7 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(job_kwargs: dict, grace: float, show_stats: bool, outcome: _Outcome) -> None:  # type: ignore[type-arg]
+async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome) -> None:
     import trio
 
     from ..engine import Scheduler
@@ -177,7 +176,7 @@ async def _serve(job_kwargs: dict, grace: float, show_stats: bool, outcome: _Out
             helpers.start_soon(_watch_stdout, sched)
         async with trio.open_nursery() as inner:
             await inner.start(sched.serve)
-            job = sched.add(**job_kwargs)
+            job = sched.add_spec(spec)
             _remember_errors(sched, last_error)
             await sched.wait_idle()
             sched.stop()

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import trio
 
 from ..errors import SchedulerError, SpecError
-from ..model import Overrun, TriggerSpec
+from ..model import JobSpec, Overrun, TriggerSpec
 from ..runners import PayloadFailed, Runner, build_runner
 from ..sinks import Sink, StdoutSink
 from ..triggers import CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
@@ -292,6 +292,25 @@ class Scheduler:
         else:
             self._pending.append(job)
         return job
+
+    def add_spec(self, spec: JobSpec) -> Job:
+        """Add a job described by a model record (what the CLI and timetables produce).
+
+        Raises:
+            SpecError: a bad value in the record.
+            SchedulerError: the scheduler has stopped.
+        """
+        p = spec.policy
+        return self.add(
+            spec.trigger,
+            spec.payload,
+            name=spec.meta.name,
+            count=p.count,
+            duration=p.duration,
+            mode=p.mode,
+            overrun=p.overrun,
+            spin=p.spin,
+        )
 
     def statistics(self) -> list[JobStats]:
         """Snapshots of every job's statistics."""
