@@ -227,3 +227,18 @@ def test_help_is_cached_and_the_same_as_rendered(tmp_path: os.PathLike[str]) -> 
     assert first.stdout == second.stdout
     assert "--when" in first.stdout
     assert len(list(__import__("pathlib").Path(tmp_path).rglob("help-*.txt"))) == 1
+
+
+def test_second_ctrl_c_interrupts_a_hanging_inprocess_payload() -> None:
+    proc = subprocess.Popen(
+        [*CMD, "run", "--when=1s", "-c", "python:print('start', flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for_line(proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=5)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err

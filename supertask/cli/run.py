@@ -8,7 +8,7 @@ import select
 import signal
 import stat
 import sys
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import Parameter
 
@@ -211,6 +211,7 @@ async def _handle_signals(sched: Scheduler, interrupted: list[int]) -> None:
     import trio
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        _escalate_when_stuck(interrupted)
         async for signum in signals:
             if not interrupted:
                 interrupted.append(signum)
@@ -221,6 +222,22 @@ async def _handle_signals(sched: Scheduler, interrupted: list[int]) -> None:
             else:
                 log.info("cancelling running payloads")
                 sched.stop(grace=0)
+
+
+def _escalate_when_stuck(interrupted: list[int]) -> None:
+    """Wrap trio's SIGINT handler: if a second Ctrl-C comes before the first was handled,
+    the loop is stuck in an in-process payload (``while True: pass``): interrupt it."""
+    trio_handler = signal.getsignal(signal.SIGINT)
+    pending = [0]
+
+    def handler(signum: int, frame: Any) -> None:
+        pending[0] += 1
+        if callable(trio_handler):
+            trio_handler(signum, frame)
+        if pending[0] >= 2 and not interrupted:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
 
 
 def _stdout_is_pipe() -> bool:
