@@ -169,7 +169,6 @@ async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcom
 
     sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace)
     interrupted: list[int] = []
-    last_error: list[BaseException] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
         if _stdout_is_pipe():
@@ -177,7 +176,6 @@ async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcom
         async with trio.open_nursery() as inner:
             await inner.start(sched.serve)
             job = sched.add_spec(spec)
-            _remember_errors(sched, last_error)
             await sched.wait_idle()
             sched.stop()
         helpers.cancel_scope.cancel()
@@ -188,23 +186,11 @@ async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcom
     if interrupted:
         outcome.exit_code = 130 if interrupted[0] == signal.SIGINT else 0
     elif st.failed:
-        err = last_error[0] if last_error else None
+        err = job.last_error
         if st.runs == 1 and isinstance(err, PayloadFailed) and err.exit_code:
             outcome.exit_code = err.exit_code
         else:
             outcome.exit_code = 1
-
-
-def _remember_errors(sched: Scheduler, last_error: list[BaseException]) -> None:
-    """Keep the last failure of the job so a single run's exit code can be passed on."""
-    original = sched._log_failure
-
-    def log_failure(job, task, error):  # type: ignore[no-untyped-def]
-        if isinstance(error, BaseException):
-            last_error[:] = [error]
-        original(job, task, error)
-
-    sched._log_failure = log_failure  # type: ignore[method-assign]
 
 
 async def _handle_signals(sched: Scheduler, interrupted: list[int]) -> None:

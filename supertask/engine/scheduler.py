@@ -131,6 +131,8 @@ class Job:
         self.spin = spin
         self.state: dict[str, Any] = {}
         self.counters = JobCounters()
+        #: the exception of the most recent failed run (a PayloadFailed carries the exit code)
+        self.last_error: BaseException | None = None
         self._failures = _FailureLog()
         self._period = trigger.period if isinstance(trigger, IntervalTrigger) else 0.0
         self._interval = isinstance(trigger, IntervalTrigger)
@@ -605,6 +607,8 @@ class Scheduler:
             c.failed += 1
         else:
             c.failed += 1
+            if isinstance(value, BaseException):
+                job.last_error = value
             self._log_failure(job, task, value)
 
     def _emit(self, task: Task, value: Any) -> None:
