@@ -8,7 +8,7 @@ beside them (``when``) so a job can be shown back the way it was written.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -25,6 +25,8 @@ __all__ = [
     "PayloadSpec",
     "Policy",
     "PythonCode",
+    "Run",
+    "RunOutcome",
     "ShellCommand",
     "TriggerSpec",
 ]
@@ -132,3 +134,38 @@ class JobSpec(Base, frozen=True):
     payload: PayloadSpec
     meta: Metadata
     policy: Policy = Policy()
+
+
+# ---------------------------------------------------------------- runs: what happened
+
+RunOutcome = Literal["running", "ok", "failed", "timed-out", "cancelled", "skipped"]
+
+
+class Run(Base, frozen=True):
+    """One firing of a job (a job execution), as sinks and the store receive it.
+
+    A sink that asks for runs gets one record with ``outcome="running"`` when a run
+    starts and one with the final outcome when it ends. Ticks that were skipped
+    (overrun, or the scheduler fell behind) come as one ``"skipped"`` record whose
+    ``skipped`` field says how many ticks it stands for.
+    Times are aware UTC datetimes; ``lateness`` and ``duration`` are seconds.
+    """
+
+    job: str
+    tick: int
+    scheduled: _dt.datetime
+    outcome: RunOutcome
+    #: 0-based index among the job's runs (None for skipped ticks)
+    count: int | None = None
+    namespace: str | None = None
+    started: _dt.datetime | None = None
+    ended: _dt.datetime | None = None
+    lateness: float | None = None
+    duration: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    #: the exception or failure message of a failed run
+    error: str | None = None
+    #: the payload's non-None result
+    result: Any = None
+    skipped: int = 0

@@ -14,6 +14,7 @@ import supertask
 from supertask.engine import Task
 from supertask.engine.scheduler import auto_spin, parse_overrun
 from supertask.errors import SchedulerError, SpecError
+from supertask.model import Run
 from supertask.sinks import Sink
 from supertask.triggers import IntervalTrigger
 
@@ -291,3 +292,75 @@ def test_auto_spin() -> None:
     assert auto_spin(IntervalTrigger(1e-3)) == pytest.approx(150e-6)
     assert auto_spin(IntervalTrigger(0.02)) == pytest.approx(300e-6)
     assert auto_spin(IntervalTrigger(60)) == 0.0
+
+
+class RunRecorder(Sink):
+    """A sink that keeps every run record and notes whether it was closed."""
+
+    wants_runs = True
+
+    def __init__(self) -> None:
+        self.started: list[Run] = []
+        self.ended: list[Run] = []
+        self.closed = False
+
+    def result(self, task: Task, value: Any) -> None:
+        pass
+
+    def run_started(self, run: Run) -> None:
+        self.started.append(run)
+
+    def run_ended(self, run: Run) -> None:
+        self.ended.append(run)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_run_records_reach_sinks_that_ask(clock: trio.testing.MockClock) -> None:
+    rec = RunRecorder()
+    sched = virtual_scheduler(sinks=[rec])
+
+    def flaky(task: Task) -> int:
+        if task.count == 1:
+            raise ValueError("bad luck")
+        return task.count * 10
+
+    sched.add("1s", flaky, name="flaky", count=3)
+    await run_jobs(sched)
+    assert [r.outcome for r in rec.started] == ["running"] * 3
+    assert [(r.count, r.outcome, r.result, r.error) for r in rec.ended] == [
+        (0, "ok", 0, None),
+        (1, "failed", None, "ValueError: bad luck"),
+        (2, "ok", 20, None),
+    ]
+    first, last = rec.ended[0], rec.ended[2]
+    assert first.scheduled.tzinfo is not None
+    assert (last.scheduled - first.scheduled).total_seconds() == pytest.approx(2.0, abs=1e-5)
+    assert first.started is not None and first.ended is not None and first.duration == 0.0
+    assert rec.closed
+
+
+async def test_skipped_ticks_come_as_one_record(clock: trio.testing.MockClock) -> None:
+    rec = RunRecorder()
+    sched = virtual_scheduler(sinks=[rec])
+
+    def stall(task: Task) -> None:
+        if task.count == 0:
+            clock.jump(0.055)  # blocks the loop past five and a half 10 ms ticks
+
+    sched.add("10ms", stall, name="stall", count=3)
+    await run_jobs(sched)
+    skipped = [r for r in rec.ended if r.outcome == "skipped"]
+    assert [(r.tick, r.skipped) for r in skipped] == [(1, 4)]
+    assert sched.jobs[0].statistics().skipped == 4
+    assert [r.tick for r in rec.ended if r.outcome == "ok"] == [0, 5, 6]
+
+
+async def test_subprocess_failure_record_has_exit_code(clock: trio.testing.MockClock) -> None:
+    rec = RunRecorder()
+    sched = virtual_scheduler(sinks=[rec])
+    sched.add("once", "cmd:exit 3", name="three")
+    await run_jobs(sched)
+    (run,) = rec.ended
+    assert (run.outcome, run.exit_code) == ("failed", 3)

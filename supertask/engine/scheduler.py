@@ -27,7 +27,7 @@ from typing import Any, Literal
 import trio
 
 from ..errors import SchedulerError, SpecError
-from ..model import JobSpec, Overrun, TriggerSpec
+from ..model import JobSpec, Overrun, Run, TriggerSpec
 from ..runners import PayloadFailed, Runner, build_runner
 from ..sinks import Sink, StdoutSink
 from ..triggers import CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
@@ -191,6 +191,8 @@ class Scheduler:
         self._clock = clock
         self._own_clock = False
         self.sinks: list[Sink] = [StdoutSink()] if sinks is None else list(sinks)
+        #: the sinks that receive run records (fixed when serving starts)
+        self._run_sinks: list[Sink] = []
         self.shutdown_grace = shutdown_grace
         self._heap: list[tuple[float, int, Job]] = []
         self._seq = itertools.count()
@@ -208,6 +210,7 @@ class Scheduler:
         self._all_done = trio.Event()
         self._all_done.set()
         self._grace_scope: trio.CancelScope | None = None
+        self._closed_sinks: set[Sink] = set()
         self._stop_grace: float | None = None
         #: set when a sink or payload found stdout closed (``| head``)
         self.stdout_closed = False
@@ -344,6 +347,7 @@ class Scheduler:
             self._clock = default_clock()
             self._own_clock = True
         try:
+            self._run_sinks = [sink for sink in self.sinks if sink.wants_runs]
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._state = "running"
@@ -362,14 +366,35 @@ class Scheduler:
                         "shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight
                     )
                 nursery.cancel_scope.cancel()
+            self._state = "stopped"
+            await self._close_sinks()
         finally:
             self._state = "stopped"
             for job in self._jobs.values():
                 self._flush_failures(job)
                 job._done.set()
             self._all_done.set()
+            for sink in self.sinks:
+                if sink not in self._closed_sinks:
+                    self._closed_sinks.add(sink)
+                    try:
+                        sink.close()
+                    except Exception:
+                        log.debug("sink %r failed to close", sink, exc_info=True)
             if self._own_clock and self._clock is not None:
                 self._clock.close()
+
+    async def _close_sinks(self) -> None:
+        for job in self._jobs.values():
+            self._flush_failures(job)
+        for sink in self.sinks:
+            self._closed_sinks.add(sink)
+            try:
+                await sink.aclose()
+            except BrokenPipeError:
+                self.stdout_closed = True
+            except Exception:
+                log.exception("sink %r failed to close", sink)
 
     # ------------------------------------------------------------ the loop
 
@@ -444,6 +469,8 @@ class Scheduler:
                 period = job._period
                 if late >= period and late >= CATCH_UP_WITHIN:
                     missed = int(late // period)
+                    if self._run_sinks:
+                        self._skipped(job, job._tick, missed, deadline)
                     job._tick += missed
                     job.counters.skipped += missed
                     deadline = job._anchor + job._tick * period
@@ -463,6 +490,8 @@ class Scheduler:
                     job._queued = (job._tick, deadline)
                 else:
                     job.counters.skipped += 1
+                    if self._run_sinks:
+                        self._skipped(job, job._tick, 1, deadline)
                 self._schedule_next(job, now)
                 return
         self._start_run(job, job._tick, deadline, now)
@@ -480,6 +509,8 @@ class Scheduler:
             nxt = trigger.next_after(job._due_wall)
             if nxt is None or nxt > wall_now:
                 break
+            if self._run_sinks:
+                self._skipped(job, job._tick, 1, None, job._due_wall)
             job._due_wall = nxt
             job._tick += 1
             job.counters.skipped += 1
@@ -493,6 +524,8 @@ class Scheduler:
         job._runs += 1
         last = (job.count is not None and job._runs >= job.count) or isinstance(job.trigger, OnceTrigger)
         job.counters.lateness.add(start - due if start > due else 0.0)
+        if self._run_sinks:
+            self._run_event(job, task, "running", start, None, None)
         if not job.runner.is_async:
             value: Any = None
             try:
@@ -594,6 +627,8 @@ class Scheduler:
     # ------------------------------------------------------------ outcomes and output
 
     def _record(self, job: Job, task: Task, start: float, end: float, outcome: str, value: Any) -> None:
+        if self._run_sinks:
+            self._run_event(job, task, outcome, start, end, value)
         c = job.counters
         c.runs += 1
         c.duration.add(end - start)
@@ -610,6 +645,59 @@ class Scheduler:
             if isinstance(value, BaseException):
                 job.last_error = value
             self._log_failure(job, task, value)
+
+    def _wall(self, mono: float) -> _dt.datetime:
+        clock = self._clock
+        assert clock is not None
+        return _dt.datetime.fromtimestamp(clock.wall() - clock.now() + mono, _dt.UTC)
+
+    def _run_event(self, job: Job, task: Task, outcome: str, start: float, end: float | None, value: Any) -> None:
+        """Build a run record (only done when a sink asked for runs) and hand it to those sinks."""
+        exit_code = sig = error = result = None
+        if outcome == "stdout-closed":
+            outcome, error = "failed", "stdout closed"
+        elif outcome == "ok":
+            result = value
+        elif isinstance(value, PayloadFailed):
+            exit_code, sig, error = value.exit_code, value.signal, str(value)
+        elif isinstance(value, BaseException):
+            error = f"{type(value).__name__}: {value}"
+        elif value is not None:
+            error = str(value)
+        due = task._due
+        run = Run(
+            job=job.name,
+            tick=task.tick,
+            count=task.count,
+            scheduled=task._due_wall.astimezone(_dt.UTC) if task._due_wall else self._wall(due),
+            outcome=outcome,  # type: ignore[arg-type]
+            started=self._wall(start),
+            ended=None if end is None else self._wall(end),
+            lateness=max(0.0, start - due),
+            duration=None if end is None else end - start,
+            exit_code=exit_code,
+            signal=sig,
+            error=error,
+            result=result,
+        )
+        for sink in self._run_sinks:
+            try:
+                if end is None:
+                    sink.run_started(run)
+                else:
+                    sink.run_ended(run)
+            except Exception:
+                log.exception("sink %r failed on a run record of job %r", sink, job.name)
+
+    def _skipped(self, job: Job, tick: int, n: int, due: float | None, due_wall: _dt.datetime | None = None) -> None:
+        """Tell the run sinks that *n* ticks from *tick* on were skipped."""
+        scheduled = due_wall.astimezone(_dt.UTC) if due_wall is not None else self._wall(due or 0.0)
+        run = Run(job=job.name, tick=tick, scheduled=scheduled, outcome="skipped", skipped=n)
+        for sink in self._run_sinks:
+            try:
+                sink.run_ended(run)
+            except Exception:
+                log.exception("sink %r failed on a run record of job %r", sink, job.name)
 
     def _emit(self, task: Task, value: Any) -> None:
         for sink in self.sinks:
