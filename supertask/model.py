@@ -16,19 +16,26 @@ __all__ = [
     "At",
     "Base",
     "Cron",
+    "DockerRun",
     "Every",
     "ExecArgv",
+    "Isolation",
     "JobSpec",
     "Metadata",
+    "NodeScript",
     "Once",
     "Overrun",
     "PayloadSpec",
     "Policy",
     "PythonCode",
+    "PythonEntrypoint",
+    "PythonFile",
     "Run",
     "RunOutcome",
+    "Runtime",
     "ShellCommand",
     "TriggerSpec",
+    "UvScript",
 ]
 
 
@@ -112,7 +119,59 @@ class ExecArgv(Base, frozen=True, tag="exec", tag_field="kind"):
     argv: list[str]
 
 
-PayloadSpec = PythonCode | ShellCommand | ExecArgv
+class PythonFile(Base, frozen=True, tag="python-file", tag_field="kind"):
+    """A Python file run as a script (``python:./path.py``), with arguments."""
+
+    path: str
+    args: list[str] = []
+
+
+class PythonEntrypoint(Base, frozen=True, tag="python-entrypoint", tag_field="kind"):
+    """A Python callable named ``module:function`` (or ``module.function``), called with args and kwargs."""
+
+    target: str
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+
+
+class UvScript(Base, frozen=True, tag="uv", tag_field="kind"):
+    """A Python script run by ``uv run --script``, honouring its PEP 723 dependencies."""
+
+    path: str
+    args: list[str] = []
+
+
+class DockerRun(Base, frozen=True, tag="docker", tag_field="kind"):
+    """``docker run --rm IMAGE ARGV…``."""
+
+    image: str
+    argv: list[str] = []
+
+
+class NodeScript(Base, frozen=True, tag="node", tag_field="kind"):
+    """A JavaScript/TypeScript file run by ``node`` (or ``deno``/``bun``)."""
+
+    path: str
+    args: list[str] = []
+    interpreter: Literal["node", "deno", "bun"] = "node"
+
+
+PayloadSpec = PythonCode | ShellCommand | ExecArgv | PythonFile | PythonEntrypoint | UvScript | DockerRun | NodeScript
+
+Isolation = Literal["inprocess", "thread", "actor", "process"]
+
+
+class Runtime(Base, frozen=True):
+    """Where and in what environment a payload runs.
+
+    ``env`` is added to the environment of this job's runs only (never to the
+    scheduler's own); ``timeout`` (seconds) cancels a run that takes longer.
+    """
+
+    isolation: Isolation = "inprocess"
+    env: dict[str, str] = {}
+    cwd: str | None = None
+    timeout: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
 # ---------------------------------------------------------------- metadata: who/why
@@ -134,6 +193,7 @@ class JobSpec(Base, frozen=True):
     payload: PayloadSpec
     meta: Metadata
     policy: Policy = Policy()
+    runtime: Runtime = Runtime()
 
 
 # ---------------------------------------------------------------- runs: what happened

@@ -76,4 +76,8 @@ def build_runner(payload: PayloadSpec | Runner | Callable[..., Any] | str) -> Ru
         return exec_runner(payload.argv)
     if callable(payload):
         return CallableRunner(payload)
+    if isinstance(payload, PayloadSpec.__args__):  # type: ignore[attr-defined]
+        raise PayloadError(
+            f"payload kind {payload.__struct_config__.tag!r} is not supported yet: expected {PAYLOAD_FORMS}"
+        )
     raise PayloadError(f"unsupported payload {payload!r}: expected {PAYLOAD_FORMS} or a callable")
