@@ -7,8 +7,8 @@ from .clock import PreciseClock as PreciseClock
 from .clock import TrioClock as TrioClock
 from .scheduler import Job as Job
 from .scheduler import Scheduler as Scheduler
-from .scheduler import auto_spin as auto_spin
 from .scheduler import parse_overrun as parse_overrun
+from .spin import auto_spin as auto_spin
 from .stats import JobStats as JobStats
 from .task import Elapsed as Elapsed
 from .task import Task as Task

@@ -20,8 +20,10 @@ import ctypes.util
 import datetime as _dt
 import logging
 import os
+import select
 import sys
 import time
+from typing import Any
 
 import trio
 
@@ -86,6 +88,70 @@ class _TimerFd:
             self.fd = -1
 
 
+class _IdleLoop:
+    """Lets the engine block on its timerfd directly while the trio loop has nothing else to do.
+
+    A wake-up through trio's own epoll wait costs a full run-loop pass between the
+    timer firing and the engine running (tens of µs of CPU, and a long tail). When
+    no task is runnable, no callback is queued and no trio deadline falls before the
+    target, blocking in ``poll`` on the timerfd *and* trio's epoll fd is equivalent:
+    any I/O, signal or thread callback for trio makes the epoll fd readable, which
+    ends the block, and the engine then yields to trio. This reads trio's private run
+    state (trio is pinned to 0.23); where it is not found, the engine waits through trio.
+    """
+
+    #: longest stretch without yielding to trio, even when it looks idle
+    MAX_BLOCK = 0.05
+    #: with more trio tasks than this, looking for pending ones costs too much: wait through trio
+    MAX_TASKS = 100
+    #: waits up to this long are plain ``time.sleep`` calls (one syscall, the tightest wake-up);
+    #: I/O for trio that arrives meanwhile waits at most this long
+    SHORT_SLEEP = 0.002
+
+    def __init__(self, timer_fd: int) -> None:
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        runner: Any = GLOBAL_RUN_CONTEXT.runner
+        if runner.is_guest:
+            raise RuntimeError("trio runs in guest mode")
+        self._runner = runner
+        self._runq = runner.runq
+        self._entry = runner.entry_queue
+        self._deadlines = runner.deadlines
+        self._waiting_for_idle = runner.waiting_for_idle
+        self._tasks = runner.tasks
+        epoll_fd = runner.io_manager._epoll.fileno()
+        self._poll = select.poll()
+        self._poll.register(timer_fd, select.POLLIN)
+        self._poll.register(epoll_fd, select.POLLIN)
+        self._io_poll = select.poll()
+        self._io_poll.register(epoll_fd, select.POLLIN)
+        #: monotonic = trio time - offset
+        self._offset = trio.current_time() - time.monotonic()
+
+    def block_limit(self, now: float, target: float) -> float | None:
+        """The monotonic time up to which the engine may block, or None when trio has work to do."""
+        if self._runq or self._entry.queue or self._entry.idempotent_queue or self._waiting_for_idle:
+            return None
+        tasks = self._tasks
+        if len(tasks) > self.MAX_TASKS:
+            return None
+        for task in tasks:
+            # scheduled in the batch trio is running now (no longer in the run queue, not yet run)
+            if task._next_send_fn is not None:
+                return None
+        limit = min(target, now + self.MAX_BLOCK, self._deadlines.next_deadline() - self._offset)
+        return limit if limit > now else None
+
+    def block(self) -> None:
+        """Block until the timerfd fires or trio has I/O (or a signal, or a callback) to handle."""
+        self._poll.poll()
+
+    def io_pending(self) -> bool:
+        """Whether trio has I/O (or a signal, or a callback) waiting to be handled."""
+        return bool(self._io_poll.poll(0))
+
+
 def timerfd_available() -> bool:
     """Return whether this platform offers timerfd (Linux)."""
     libc = _libc()
@@ -127,7 +193,8 @@ class EngineClock(abc.ABC):
 
     @abc.abstractmethod
     async def wait_until(self, target: float, early: bool = False) -> bool:
-        """Sleep until *target* (monotonic seconds); always a checkpoint.
+        """Sleep until *target* (monotonic seconds); a checkpoint (``PreciseClock`` may skip
+        yielding when the trio loop has nothing else to do, but yields at least every 50 ms).
 
         Returns False when :meth:`interrupt` cut the wait short, else True.
         """
@@ -188,8 +255,12 @@ class PreciseClock(EngineClock):
 
     can_spin = True
 
-    def __init__(self, *, use_timerfd: bool = True) -> None:
+    def __init__(self, *, use_timerfd: bool = True, block_when_idle: bool = True) -> None:
+        self._use_idle = block_when_idle
         self._timer: _TimerFd | None = None
+        self._idle: _IdleLoop | None = None
+        self._idle_runner: object = None
+        self._last_yield = 0.0
         self._old_slack: int | None = None
         self._interrupted = False
         self._waiting = False
@@ -229,7 +300,10 @@ class PreciseClock(EngineClock):
 
     async def wait_until(self, target: float, early: bool = False) -> bool:
         """Sleep until *target*; with *early*, the fallback may wake up to ~1 ms before
-        it, for a following :meth:`spin_until` to absorb."""
+        it, for a following :meth:`spin_until` to absorb.
+
+        While the trio loop is idle the timerfd is awaited directly (see :class:`_IdleLoop`),
+        else through ``trio.lowlevel.wait_readable``."""
         monotonic = time.monotonic
         self._interrupted = False
         now = monotonic()
@@ -238,7 +312,27 @@ class PreciseClock(EngineClock):
         elif self._timer is not None:
             # no cancel scope here: entering and leaving one costs tens of µs on a cold cache
             timer = self._timer
+            idle = self._idle_loop()
+            if idle is not None and now - self._last_yield > _IdleLoop.MAX_BLOCK:
+                await trio.lowlevel.checkpoint()  # never hold the loop for long, even when it looks idle
+                self._last_yield = now = monotonic()
             while now < target and not self._interrupted:
+                limit = idle.block_limit(now, target) if idle is not None else None
+                if limit is not None:
+                    # trio has nothing to do before *limit*: wait ourselves
+                    assert idle is not None
+                    if limit - now > idle.SHORT_SLEEP:
+                        timer.arm(limit)
+                        idle.block()
+                        timer.drain()
+                    elif not idle.io_pending():
+                        time.sleep(limit - now)
+                    now = monotonic()
+                    if now >= target:
+                        break
+                    await trio.lowlevel.checkpoint()  # trio has I/O, a deadline or a callback to handle
+                    self._last_yield = now = monotonic()
+                    continue
                 timer.arm(target)
                 self._waiting = True
                 try:
@@ -246,7 +340,7 @@ class PreciseClock(EngineClock):
                 finally:
                     self._waiting = False
                     timer.drain()
-                now = monotonic()
+                self._last_yield = now = monotonic()
         else:
             # epoll rounds its timeout up to whole ms and Linux adds ~0.1 % slack:
             # when spinning, wake that much earlier so the spin absorbs it
@@ -257,6 +351,21 @@ class PreciseClock(EngineClock):
             self._scope = None
         interrupted, self._interrupted = self._interrupted, False
         return not interrupted
+
+    def _idle_loop(self) -> _IdleLoop | None:
+        """The idle-loop view for the current trio run (built once per run), or None where unusable."""
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        runner = getattr(GLOBAL_RUN_CONTEXT, "runner", None)
+        if runner is not self._idle_runner:
+            self._idle_runner = runner
+            self._idle = None
+            if self._use_idle and self._timer is not None:
+                try:
+                    self._idle = _IdleLoop(self._timer.fd)
+                except (AttributeError, ImportError, RuntimeError, OSError) as exc:
+                    log.debug("waiting through trio's epoll only (%s)", exc)
+        return self._idle
 
     def interrupt(self) -> None:
         self._interrupted = True

@@ -32,6 +32,7 @@ from ..runners import PayloadFailed, Runner, build_runner
 from ..sinks import Sink, StdoutSink
 from ..triggers import CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
 from .clock import EngineClock, PreciseClock, TrioClock
+from .spin import SpinTuner, auto_spin
 from .stats import JobCounters, JobStats
 from .task import Task
 
@@ -39,10 +40,6 @@ __all__ = ["Job", "Scheduler", "auto_spin", "default_clock", "parse_overrun"]
 
 log = logging.getLogger(__name__)
 
-#: longest automatic final spin before a deadline
-SPIN_CAP = 300e-6
-#: periods up to this are busy-waited whole: a timer wake-up costs more than it saves
-SPIN_WHOLE_PERIOD = 500e-6
 #: an interval tick less late than this (or than one period) still runs, to catch up;
 #: beyond it the job skips to the latest due grid point and counts the ticks it skipped
 CATCH_UP_WITHIN = 1e-3
@@ -50,18 +47,6 @@ CATCH_UP_WITHIN = 1e-3
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
 FAILURE_SUMMARY_EVERY = 10.0
-
-
-def auto_spin(trigger: Trigger) -> float:
-    """The default final spin for a trigger: the whole period below 0.5 ms, else 15 % of
-    the period up to 300 µs for intervals up to 10 s, and none for longer or calendar triggers."""
-    if isinstance(trigger, IntervalTrigger):
-        p = trigger.period
-        if p <= SPIN_WHOLE_PERIOD:
-            return p
-        if p <= 10.0:
-            return min(0.15 * p, SPIN_CAP)
-    return 0.0
 
 
 def default_clock() -> EngineClock:
@@ -120,6 +105,7 @@ class Job:
         count: int | None,
         duration: float | None,
         spin: float,
+        auto: bool = False,
     ) -> None:
         self.name = name
         self.trigger = trigger
@@ -129,6 +115,8 @@ class Job:
         self.count = count
         self.duration = duration
         self.spin = spin
+        #: sizes the spin from observed wake-up delays when it is automatic (None: a fixed spin)
+        self.spin_tuner = SpinTuner(spin) if auto and 0 < spin < getattr(trigger, "period", 0.0) else None
         self.state: dict[str, Any] = {}
         self.counters = JobCounters()
         #: the exception of the most recent failed run (a PayloadFailed carries the exit code)
@@ -288,6 +276,7 @@ class Scheduler:
             count=count,
             duration=duration,
             spin=auto_spin(trigger) if spin is None else spin,
+            auto=spin is None,
         )
         self._jobs[unique] = job
         self._active_jobs += 1
@@ -411,14 +400,19 @@ class Scheduler:
             if job._token != token:
                 heapq.heappop(heap)
                 continue
-            spin = job.spin if clock.can_spin else 0.0
+            tuner = job.spin_tuner
+            spin = (job.spin if tuner is None else tuner.spin) if clock.can_spin else 0.0
             self._sleep_target = deadline
             self._sleeping = True
-            reached = await clock.wait_until(deadline - spin, spin > 0)
+            target = deadline - spin
+            waits = tuner is not None and clock.now() < target
+            reached = await clock.wait_until(target, spin > 0)
             self._sleeping = False
             self._sleep_target = float("inf")
             if not reached or self._state != "running":
                 continue
+            if waits:
+                tuner.observe(clock.now() - target)  # type: ignore[union-attr]
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
             heapq.heappop(heap)
