@@ -14,6 +14,11 @@ Accepted forms (all case-insensitive where it makes sense):
 ``*/5 * * * *``                            cron, 5 fields (minute hour day-of-month month day-of-week)
 ``*/5 * * * * *``                          cron, 6 fields: seconds first
 ``0 0 12 * * MON-FRI 2027``                cron, 7 fields: seconds … year
+``0 0 L * *``, ``0 9 * * 5L``, ``H/15 * * * *``  cron extensions: L, L-n, nW, LW, d#n, dL, ? and H
+``@reboot``                                once, when the scheduler starts
+``Mon..Fri *-*-* 09:00:00``, ``daily``       systemd ``OnCalendar`` calendar expressions
+``RRULE:FREQ=MONTHLY;BYDAY=-1FR``           RFC 5545 recurrence rules (DTSTART, EXDATE, RDATE)
+``1mo``, ``3mo``, ``1y``, ``@every 1mo``, ``P1M``  calendar intervals (months and years)
 ========================================  ==========================================
 """
 
@@ -24,17 +29,33 @@ import re
 
 from .durations import _try_duration, try_frequency
 from .errors import CronError, DurationError, WhenError
-from .model import At, Cron, Every, Once, TriggerSpec
+from .model import At, Calendar, CalendarEvery, Cron, Every, Once, RRule, TriggerSpec
 from .timezones import get_zone
+from .triggers.calendar import SHORTHANDS as CALENDAR_SHORTHANDS
+from .triggers.calendar import looks_like_calendar, parse_calendar
 from .triggers.cron import parse_cron
+from .triggers.rrule import looks_like_rrule
 
 __all__ = ["SHORTHANDS", "WHEN_FORMS", "parse_when"]
 
 WHEN_FORMS = (
     "once, an ISO datetime (2026-12-24T18:00:00+01:00), a duration (20ms, 1h30m, every 5s, PT20M), "
-    "a frequency (50Hz, 10kHz), @yearly/@monthly/@weekly/@daily/@hourly/@every <duration>, "
-    "or cron with 5-7 fields ('*/5 * * * *', seconds first with 6)"
+    "a frequency (50Hz, 10kHz), a calendar interval (1mo, 1y), @yearly/@monthly/@weekly/@daily/@hourly/"
+    "@reboot/@every <duration>, cron with 5-7 fields ('*/5 * * * *', seconds first with 6; L W # H), "
+    "a calendar expression ('Mon..Fri *-*-* 09:00', daily) or an RRULE ('RRULE:FREQ=MONTHLY;BYDAY=-1FR')"
 )
+
+_MONTHS_FORM = re.compile(r"^(?:(\d+)\s*(?:y|yr|years?))?\s*(?:(\d+)\s*(?:mo|months?))?$", re.IGNORECASE)
+_ISO_MONTHS = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?$", re.IGNORECASE)
+
+
+def _calendar_months(text: str) -> int | None:
+    """Months of a calendar interval (``1mo``, ``2y``, ``1y6mo``, ``P1Y``, ``P3M``), or None."""
+    s = text.strip()
+    m = _MONTHS_FORM.fullmatch(s) or _ISO_MONTHS.fullmatch(s)
+    if not m or not (m[1] or m[2]):
+        return None
+    return int(m[1] or 0) * 12 + int(m[2] or 0)
 
 #: calendar shorthands, as 6-field cron (seconds first)
 SHORTHANDS = {
@@ -47,7 +68,7 @@ SHORTHANDS = {
     "@hourly": "0 0 * * * *",
 }
 
-_CRON_TOKEN = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
+_CRON_TOKEN = re.compile(r"^[0-9A-Za-z*?/,\-#()]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ].*)?$")
 
 
@@ -70,17 +91,22 @@ def parse_when(spec: str, *, tz: str | None = None) -> TriggerSpec:
     low = text.lower()
     if not text:
         raise _bad(spec, "it is empty")
-    if low == "once":
+    if low in ("once", "@reboot"):
         return Once()
     if low in SHORTHANDS:
         return Cron(expr=SHORTHANDS[low], tz=tz)
     if low.startswith("@every"):
         rest = text[len("@every") :].strip()
-        return _interval(spec, rest)
+        return _interval(spec, rest, tz)
     if low.startswith("@"):
         raise _bad(spec, f"unknown shorthand {text.split()[0]!r}")
     if low.startswith("every "):
-        return _interval(spec, text[len("every ") :].strip())
+        return _interval(spec, text[len("every ") :].strip(), tz)
+    months = _calendar_months(text)
+    if months is not None:
+        return _calendar_every(spec, months, tz)
+    if looks_like_rrule(text):
+        return _rrule(spec, text, tz)
     try:
         seconds = _try_duration(text)
         if seconds is None:
@@ -100,10 +126,30 @@ def parse_when(spec: str, *, tz: str | None = None) -> TriggerSpec:
         except CronError as exc:
             raise WhenError(str(exc).replace("invalid cron expression", "invalid --when", 1)) from None
         return Cron(expr=" ".join(fields), tz=tz)
+    if low.split()[0] in CALENDAR_SHORTHANDS or looks_like_calendar(text):
+        parse_calendar(text)  # raises WhenError naming the bad part
+        return Calendar(expr=" ".join(fields), tz=tz)
     raise _bad(spec)
 
 
-def _interval(spec: str, rest: str) -> Every:
+def _calendar_every(spec: str, months: int, tz: str | None) -> CalendarEvery:
+    if months <= 0:
+        raise _bad(spec, "an interval must be greater than zero")
+    return CalendarEvery(months=months, tz=tz)
+
+
+def _rrule(spec: str, text: str, tz: str | None) -> RRule:
+    from .triggers.rrule import RRuleTrigger
+
+    RRuleTrigger(text, get_zone(tz), dtstart=_dt.datetime(2000, 1, 1))  # raises WhenError when it does not parse
+    return RRule(rule=text, tz=tz)
+
+
+def _interval(spec: str, rest: str, tz: str | None = None) -> Every | CalendarEvery:
+    """An interval after ``every``/``@every``: monotonic, or calendar months and years."""
+    months = _calendar_months(rest)
+    if months is not None:
+        return _calendar_every(spec, months, tz)
     try:
         seconds = _try_duration(rest)
         if seconds is None:

@@ -17,9 +17,11 @@ instead of bursting; smaller delays are caught up.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import heapq
 import itertools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -27,10 +29,11 @@ from typing import Any, Literal
 import trio
 
 from ..errors import SchedulerError, SpecError
-from ..model import JobSpec, Overrun, Run, TriggerSpec
+from ..model import JobSpec, Misfire, Overrun, Run, TriggerSpec
 from ..runners import PayloadFailed, Runner, build_runner
 from ..sinks import Sink, StdoutSink
-from ..triggers import CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
+from ..triggers import BoundedTrigger, CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
+from ..triggers.misfire import ON_TIME, MisfirePlan, plan_misfires
 from .clock import EngineClock, PreciseClock, TrioClock
 from .stats import JobCounters, JobStats
 from .task import Task
@@ -50,6 +53,8 @@ CATCH_UP_WITHIN = 1e-3
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
 FAILURE_SUMMARY_EVERY = 10.0
+#: a change of the wall-clock/monotonic offset larger than this is a clock step
+CLOCK_STEP_THRESHOLD = 0.5
 
 
 def auto_spin(trigger: Trigger) -> float:
@@ -120,6 +125,12 @@ class Job:
         count: int | None,
         duration: float | None,
         spin: float,
+        start: _dt.datetime | None = None,
+        end: _dt.datetime | None = None,
+        jitter: float | None = None,
+        jitter_mode: Literal["random", "hash"] = "random",
+        misfire: Misfire | None = None,
+        last_fired: _dt.datetime | None = None,
     ) -> None:
         self.name = name
         self.trigger = trigger
@@ -129,6 +140,17 @@ class Job:
         self.count = count
         self.duration = duration
         self.spin = spin
+        #: wall-clock bounds: no run before start or after end
+        self.start = start
+        self.end = end
+        #: seconds each run is delayed by at most, and how (random per run, or a fixed hash of the name)
+        self.jitter = jitter
+        self.jitter_mode = jitter_mode
+        #: what to do about calendar instants missed while stopped, blocked or across a clock jump
+        self.misfire = misfire or Misfire()
+        #: the latest calendar instant this job fired for: give it (from the store) when re-adding a
+        #: job after a restart, so that instants missed while the scheduler was down follow ``misfire``
+        self.last_fired = last_fired
         self.state: dict[str, Any] = {}
         self.counters = JobCounters()
         #: the exception of the most recent failed run (a PayloadFailed carries the exit code)
@@ -140,6 +162,13 @@ class Job:
         self._anchor = 0.0
         self._first_due = 0.0
         self._due_wall: _dt.datetime | None = None
+        #: missed instants still to run (catch-up) and the wall time up to which instants are handled
+        self._catchup: list[_dt.datetime] = []
+        self._resume_after: _dt.datetime | None = None
+        self._jitter_now = 0.0
+        self._catching = False
+        #: how to rebuild the trigger when the job starts (anchors "now" at the real start)
+        self._rebuild: Callable[[_dt.datetime], Trigger] | None = None
         self._end_at: float | None = None
         self._tick = 0
         self._runs = 0
@@ -238,6 +267,12 @@ class Scheduler:
         mode: Literal["precise", "relaxed"] = "precise",
         overrun: Overrun | str = "skip",
         spin: float | None = None,
+        start: _dt.datetime | None = None,
+        end: _dt.datetime | None = None,
+        jitter: float | None = None,
+        jitter_mode: Literal["random", "hash"] = "random",
+        misfire: Misfire | str | None = None,
+        last_fired: _dt.datetime | None = None,
     ) -> Job:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
@@ -253,6 +288,14 @@ class Scheduler:
                 end of the previous run, like plain ``watch``).
             overrun: ``skip`` (default), ``queue``, ``cancel`` or ``concurrent[:N]``.
             spin: seconds of final busy-wait before each deadline (None: automatic).
+            start: no run before this aware datetime; intervals start their grid there.
+            end: no run after this aware datetime.
+            jitter: delay each run by up to this many seconds.
+            jitter_mode: ``random`` (uniform, per run) or ``hash`` (a fixed delay from the job's name).
+            misfire: ``run-once`` (default), ``catch-up[:N]`` or ``skip`` (or a :class:`Misfire`):
+                what a calendar job does about instants that passed while it could not run.
+            last_fired: the latest instant the job fired for before (from a store, after a restart):
+                instants between it and now are misfires.
 
         Raises:
             SpecError: a bad *when*, *payload* or policy value.
@@ -260,8 +303,30 @@ class Scheduler:
         """
         if self._state in ("stopping", "stopped"):
             raise SchedulerError("cannot add a job to a stopped scheduler")
-        trigger = _as_trigger(when)
+        for label, value in (("start", start), ("end", end), ("last_fired", last_fired)):
+            if value is not None and value.tzinfo is None:
+                raise SpecError(f"invalid {label} {value.isoformat()!r}: expected an aware datetime (with a zone)")
+        if start is not None and end is not None and end <= start:
+            raise SpecError(f"invalid end {end.isoformat()!r}: it is not after start {start.isoformat()!r}")
+        if jitter is not None and jitter < 0:
+            raise SpecError(f"invalid jitter {jitter!r}: expected seconds >= 0")
+        if jitter_mode not in ("random", "hash"):
+            raise SpecError(f"invalid jitter mode {jitter_mode!r}: expected random or hash")
+        if isinstance(misfire, str):
+            from ..triggers.misfire import parse_misfire
+
+            misfire = parse_misfire(misfire)
         runner = build_runner(payload)
+        seed = name or runner.description
+        wall_now = self._clock.wall_datetime() if self._clock is not None else _dt.datetime.now(_dt.UTC)
+        trigger = _as_trigger(when, now=wall_now, start=start, seed=seed)
+        rebuild: Callable[[_dt.datetime], Trigger] | None = None
+        if not isinstance(when, Trigger):
+
+            def rebuild(now: _dt.datetime) -> Trigger:
+                return _bounded(_as_trigger(when, now=now, start=start, seed=seed), start, end)
+
+        trigger = _bounded(trigger, start, end)
         if isinstance(overrun, str):
             overrun = parse_overrun(overrun)
         if mode not in ("precise", "relaxed"):
@@ -288,7 +353,14 @@ class Scheduler:
             count=count,
             duration=duration,
             spin=auto_spin(trigger) if spin is None else spin,
+            start=start,
+            end=end,
+            jitter=jitter or None,
+            jitter_mode=jitter_mode,
+            misfire=misfire,
+            last_fired=last_fired,
         )
+        job._rebuild = rebuild
         self._jobs[unique] = job
         self._active_jobs += 1
         self._all_done = trio.Event() if self._all_done.is_set() else self._all_done
@@ -298,8 +370,13 @@ class Scheduler:
             self._pending.append(job)
         return job
 
-    def add_spec(self, spec: JobSpec) -> Job:
+    def add_spec(self, spec: JobSpec, *, last_fired: _dt.datetime | None = None) -> Job:
         """Add a job described by a model record (what the CLI and timetables produce).
+
+        Args:
+            spec: the job.
+            last_fired: the latest instant the job fired for in an earlier life of the scheduler
+                (the store keeps it): missed instants since then follow the job's misfire policy.
 
         Raises:
             SpecError: a bad value in the record.
@@ -315,6 +392,12 @@ class Scheduler:
             mode=p.mode,
             overrun=p.overrun,
             spin=p.spin,
+            start=p.start,
+            end=p.end,
+            jitter=p.jitter,
+            jitter_mode=p.jitter_mode,
+            misfire=p.misfire,
+            last_fired=last_fired,
         )
 
     def statistics(self) -> list[JobStats]:
@@ -439,25 +522,82 @@ class Scheduler:
         clock = self._clock
         assert clock is not None
         now = clock.now()
+        wall = clock.wall()
+        wall_now = _dt.datetime.fromtimestamp(wall, _dt.UTC)
         job._scheduling = True
+        if job._rebuild is not None:
+            job.trigger = job._rebuild(wall_now)  # "now" anchors (calendar intervals, unions) at the real start
         job._anchor = now
         if job.duration is not None:
             job._end_at = now + job.duration
+        if job.end is not None and not job._calendar:
+            end_at = now + (job.end.timestamp() - wall)
+            job._end_at = end_at if job._end_at is None else min(job._end_at, end_at)
         if isinstance(job.trigger, CalendarTrigger):
-            first = job.trigger.next_after(clock.wall_datetime())
+            trigger = job.trigger
+            first: _dt.datetime | None = None
+            deadline = now
+            if job.last_fired is not None:
+                missed = trigger.next_after(job.last_fired)
+                if missed is not None and missed.timestamp() <= wall:
+                    plan = plan_misfires(trigger, missed, wall_now, job.misfire, on_time=ON_TIME + (job.jitter or 0.0))
+                    job._resume_after = wall_now
+                    self._note_misfires(job, plan, "while the scheduler was stopped")
+                    if plan.run:
+                        first, job._catchup = plan.run[0], plan.run[1:]
+                        job._catching = True
+                        job._tick += plan.skipped
             if first is None:
-                log.warning("job %r never fires: its trigger has no time after now", job.name)
-                self._finish_scheduling(job)
-                return
+                # an instant exactly now fires now
+                after = job._resume_after or (wall_now - _dt.timedelta(microseconds=1))
+                first = trigger.next_after(after)
+                if first is None:
+                    log.warning("job %r never fires: its trigger has no time after now", job.name)
+                    self._finish_scheduling(job)
+                    return
+                deadline = now + (first.timestamp() - wall) + self._jitter(job)
             job._due_wall = first
-            deadline = now + (first.timestamp() - clock.wall())
         else:
             deadline = now
+            if job.start is not None and job.start.timestamp() > wall:
+                deadline = job._anchor = now + (job.start.timestamp() - wall)
+            deadline += self._jitter(job)
         job._first_due = deadline
         if job._end_at is not None and deadline >= job._end_at:
             self._finish_scheduling(job)
             return
         self._push(job, deadline)
+
+    def _jitter(self, job: Job) -> float:
+        """The delay of the next run: uniform in [0, jitter), or a fixed fraction hashed from the job's name."""
+        j = job.jitter
+        if not j:
+            return 0.0
+        if job.jitter_mode == "hash":
+            digest = hashlib.sha256(job.name.encode()).digest()
+            offset = int.from_bytes(digest[:8], "big") / 2**64 * j
+        else:
+            offset = random.uniform(0.0, j)
+        job._jitter_now = offset
+        return offset
+
+    def _note_misfires(self, job: Job, plan: MisfirePlan, why: str) -> None:
+        """Count and report the instants a misfire plan skips."""
+        if plan.skipped:
+            job.counters.skipped += plan.skipped
+            if self._run_sinks:
+                self._skipped(job, job._tick, plan.skipped, None, plan.first_skipped or job._due_wall)
+        if plan.skipped or len(plan.run) > 1 or why != "late":
+            log.info(
+                "job %r: %s%d calendar instant(s) missed %s; misfire policy %s: %d run now, %d skipped",
+                job.name,
+                "at least " if plan.approximate else "",
+                plan.skipped + len(plan.run),
+                why,
+                job.misfire.kind,
+                len(plan.run),
+                plan.skipped,
+            )
 
     def _dispatch(self, job: Job, deadline: float) -> None:
         clock = self._clock
@@ -474,8 +614,28 @@ class Scheduler:
                     job._tick += missed
                     job.counters.skipped += missed
                     deadline = job._anchor + job._tick * period
-        elif job._calendar and job._due_wall is not None and self._coalesce_calendar(job):
-            deadline = clock.now() + (job._due_wall.timestamp() - clock.wall())
+        elif job._calendar and job._due_wall is not None:
+            if job._catching:
+                job._catching = False  # this instant comes from a misfire plan: it runs as planned
+            else:
+                trigger = job.trigger
+                assert isinstance(trigger, CalendarTrigger)
+                wall_now = clock.wall_datetime()
+                wall_ts = wall_now.timestamp()
+                late = wall_ts - job._due_wall.timestamp() - job._jitter_now
+                nxt = trigger.next_after(job._due_wall)
+                if late > ON_TIME or (nxt is not None and nxt.timestamp() <= wall_ts):
+                    on_time = ON_TIME + (job.jitter or 0.0)
+                    plan = plan_misfires(trigger, job._due_wall, wall_now, job.misfire, on_time=on_time)
+                    job._resume_after = wall_now
+                    self._note_misfires(job, plan, "late")
+                    if not plan.run:
+                        job._tick += plan.skipped - 1
+                        self._schedule_next(job, now)
+                        return
+                    job._tick += plan.skipped
+                    job._due_wall, job._catchup = plan.run[0], plan.run[1:]
+                    deadline = now
         if job._end_at is not None and deadline >= job._end_at:
             self._finish_scheduling(job)
             return
@@ -496,32 +656,13 @@ class Scheduler:
                 return
         self._start_run(job, job._tick, deadline, now)
 
-    def _coalesce_calendar(self, job: Job) -> bool:
-        """When several calendar instants are due at once, keep the latest; count the rest as skipped.
-
-        Returns whether the due instant moved."""
-        assert self._clock is not None and job._due_wall is not None
-        trigger = job.trigger
-        assert isinstance(trigger, CalendarTrigger)
-        wall_now = self._clock.wall_datetime()
-        moved = False
-        for _ in range(100_000):
-            nxt = trigger.next_after(job._due_wall)
-            if nxt is None or nxt > wall_now:
-                break
-            if self._run_sinks:
-                self._skipped(job, job._tick, 1, None, job._due_wall)
-            job._due_wall = nxt
-            job._tick += 1
-            job.counters.skipped += 1
-            moved = True
-        return moved
-
     def _start_run(self, job: Job, tick: int, due: float, start: float, *, queued: bool = False) -> None:
         clock = self._clock
         assert clock is not None
         task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall)
         job._runs += 1
+        if job._due_wall is not None:
+            job.last_fired = job._due_wall
         last = (job.count is not None and job._runs >= job.count) or isinstance(job.trigger, OnceTrigger)
         job.counters.lateness.add(start - due if start > due else 0.0)
         if self._run_sinks:
@@ -594,14 +735,26 @@ class Scheduler:
         job._tick += 1
         if job._interval:
             deadline = job._anchor + job._tick * job._period if job.mode == "precise" else now + job._period
+            deadline += self._jitter(job)
         elif isinstance(trigger, CalendarTrigger):
             assert job._due_wall is not None
-            nxt = trigger.next_after(job._due_wall)
+            if job._catchup:
+                # the next missed instant of a catch-up: at once
+                job._due_wall = job._catchup.pop(0)
+                job._catching = True
+                self._push(job, clock.now())
+                return
+            after = job._due_wall
+            if job._resume_after is not None:
+                if job._resume_after.timestamp() > after.timestamp():
+                    after = job._resume_after
+                job._resume_after = None
+            nxt = trigger.next_after(after)
             if nxt is None:
                 self._finish_scheduling(job)
                 return
             job._due_wall = nxt
-            deadline = clock.now() + (nxt.timestamp() - clock.wall())
+            deadline = clock.now() + (nxt.timestamp() - clock.wall()) + self._jitter(job)
         else:
             self._finish_scheduling(job)
             return
@@ -767,11 +920,30 @@ class Scheduler:
         f.last_summary = time.monotonic()
 
 
-def _as_trigger(when: Trigger | TriggerSpec | str) -> Trigger:
+def _as_trigger(
+    when: Trigger | TriggerSpec | str,
+    *,
+    now: _dt.datetime | None = None,
+    start: _dt.datetime | None = None,
+    seed: str | None = None,
+) -> Trigger:
     if isinstance(when, Trigger):
         return when
     if isinstance(when, str):
         from ..when import parse_when
 
         when = parse_when(when)
-    return build_trigger(when)
+    return build_trigger(when, now=now, start=start, seed=seed)
+
+
+def _bounded(trigger: Trigger, start: _dt.datetime | None, end: _dt.datetime | None) -> Trigger:
+    """Apply --start/--end to a calendar trigger (intervals keep them in the engine, on the monotonic clock)."""
+    if start is None and end is None:
+        return trigger
+    if isinstance(trigger, OnceTrigger) and start is not None:
+        from ..triggers import AtTrigger
+
+        trigger = AtTrigger(start)
+    if isinstance(trigger, CalendarTrigger):
+        return BoundedTrigger(trigger, start, end)
+    return trigger
