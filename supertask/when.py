@@ -29,14 +29,14 @@ import re
 
 from .durations import _try_duration, try_frequency
 from .errors import CronError, DurationError, WhenError
-from .model import At, Calendar, CalendarEvery, Cron, Every, Once, RRule, TriggerSpec
+from .model import AnyOf, At, Calendar, CalendarEvery, Cron, Every, Once, RRule, TriggerSpec
 from .timezones import get_zone
 from .triggers.calendar import SHORTHANDS as CALENDAR_SHORTHANDS
 from .triggers.calendar import looks_like_calendar, parse_calendar
 from .triggers.cron import parse_cron
 from .triggers.rrule import looks_like_rrule
 
-__all__ = ["SHORTHANDS", "WHEN_FORMS", "parse_when"]
+__all__ = ["INSTANT_FORMS", "SHORTHANDS", "WHEN_FORMS", "parse_instant", "parse_when", "parse_whens"]
 
 WHEN_FORMS = (
     "once, an ISO datetime (2026-12-24T18:00:00+01:00), a duration (20ms, 1h30m, every 5s, PT20M), "
@@ -171,3 +171,49 @@ def _at(spec: str, text: str, tz: str | None) -> At:
     if at.tzinfo is None:
         at = at.replace(tzinfo=get_zone(tz))
     return At(at=at)
+
+
+def parse_whens(specs: list[str] | tuple[str, ...], *, tz: str | None = None) -> TriggerSpec:
+    """Parse one or several ``--when`` values; several make a union (fires once per instant where they meet).
+
+    Raises:
+        WhenError: for the first value that does not parse.
+    """
+    if not specs:
+        return Once()
+    triggers = [parse_when(s, tz=tz) for s in specs]
+    if len(triggers) == 1:
+        return triggers[0]
+    members: list[Once | At | Every | Cron | Calendar | RRule | CalendarEvery] = []
+    for t in triggers:
+        assert not isinstance(t, AnyOf)
+        members.append(t)
+    return AnyOf(triggers=members)
+
+
+INSTANT_FORMS = "an ISO date or datetime such as 2027-01-31, '2027-01-31 09:00' or 2027-01-31T09:00:00+01:00, or now"
+
+
+def parse_instant(text: str, *, tz: str | None = None, what: str = "time") -> _dt.datetime:
+    """Parse ``2027-01-31``, ``2027-01-31 09:00``, an ISO datetime with offset, or ``now`` into an aware datetime.
+
+    A date means its midnight; without an offset the time is in *tz* (default local).
+
+    Raises:
+        WhenError: naming the option and the accepted forms.
+    """
+    s = text.strip()
+    if s.lower() == "now":
+        return _dt.datetime.now(get_zone(tz))
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            value = _dt.datetime.combine(_dt.date.fromisoformat(s), _dt.time())
+        else:
+            value = _dt.datetime.fromisoformat(s)
+    except ValueError:
+        raise WhenError(f"invalid {what} {text!r}: expected {INSTANT_FORMS}") from None
+    if value.tzinfo is None:
+        from .triggers.wall import resolve
+
+        value = resolve(value, get_zone(tz))[0]
+    return value

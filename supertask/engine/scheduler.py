@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import trio
 
+from ..durations import format_duration
 from ..errors import SchedulerError, SpecError
 from ..model import JobSpec, Misfire, Overrun, Run, TriggerSpec
 from ..runners import PayloadFailed, Runner, build_runner
@@ -243,6 +244,10 @@ class Scheduler:
         self._stop_grace: float | None = None
         #: set when a sink or payload found stdout closed (``| head``)
         self.stdout_closed = False
+        #: wall clock minus monotonic clock, to notice wall-clock steps
+        self._wall_offset = 0.0
+        #: wall-clock steps noticed so far
+        self.clock_steps = 0
 
     # ------------------------------------------------------------ public API
 
@@ -435,6 +440,8 @@ class Scheduler:
                 self._nursery = nursery
                 self._state = "running"
                 pending, self._pending = self._pending, []
+                self._wall_offset = self._clock.wall() - self._clock.now()
+                nursery.start_soon(self._watch_wall_clock, name="supertask wall-clock watch")
                 for job in pending:
                     self._start_job(job)
                 task_status.started(self)
@@ -504,11 +511,67 @@ class Scheduler:
                 continue
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
+            if job._calendar and self._check_wall_step():
+                continue  # calendar deadlines were recomputed
             heapq.heappop(heap)
             if spin:
                 # the last stretch is busy-waited; nothing but the dispatch lies after it
                 clock.spin_until(deadline)
             self._dispatch(job, deadline)
+
+    async def _watch_wall_clock(self) -> None:
+        """Recompute calendar deadlines when the wall clock is stepped (see :meth:`EngineClock.wait_wall_step`)."""
+        clock = self._clock
+        assert clock is not None
+        while True:
+            await clock.wait_wall_step()
+            if self._state == "running":
+                self._check_wall_step()
+
+    def _check_wall_step(self) -> bool:
+        """If the wall clock moved against the monotonic clock, move the calendar deadlines; return whether it did.
+
+        Forward steps make passed instants due at once (they follow the misfire policy);
+        after a backward step a job waits for its next instant, and instants it already
+        fired for are not fired again. Interval jobs keep their monotonic grid.
+        """
+        clock = self._clock
+        assert clock is not None
+        now = clock.now()
+        wall = clock.wall()
+        delta = (wall - now) - self._wall_offset
+        if abs(delta) < CLOCK_STEP_THRESHOLD:
+            return False
+        self._wall_offset = wall - now
+        self.clock_steps += 1
+        wall_now = _dt.datetime.fromtimestamp(wall, _dt.UTC)
+        moved = 0
+        for job in self._jobs.values():
+            if not (job._calendar and job._scheduling and job._token != -1 and job._due_wall is not None):
+                continue
+            if job._catching:
+                continue  # a planned catch-up run: due at once anyway
+            trigger = job.trigger
+            assert isinstance(trigger, CalendarTrigger)
+            if delta < 0:
+                # back in time: the next instant after now, but never one already fired for
+                after = wall_now - _dt.timedelta(microseconds=1)
+                if job.last_fired is not None and job.last_fired.timestamp() > after.timestamp():
+                    after = job.last_fired
+                nxt = trigger.next_after(after)
+                if nxt is None:
+                    self._finish_scheduling(job)
+                    continue
+                job._due_wall = nxt
+            self._push(job, now + (job._due_wall.timestamp() - wall) + job._jitter_now)
+            moved += 1
+        log.warning(
+            "wall clock stepped by %+.3fs (now %s): %d calendar deadline(s) recomputed; intervals keep their grid",
+            delta,
+            wall_now.isoformat(timespec="seconds"),
+            moved,
+        )
+        return True
 
     def _push(self, job: Job, deadline: float) -> None:
         token = next(self._seq)
@@ -566,6 +629,14 @@ class Scheduler:
         if job._end_at is not None and deadline >= job._end_at:
             self._finish_scheduling(job)
             return
+        if deadline - now >= 1.0:
+            due = job._due_wall or _dt.datetime.fromtimestamp(wall + deadline - now, _dt.UTC)
+            log.info(
+                "job %r: first run at %s (in %s)",
+                job.name,
+                _format_instant(due, getattr(job.trigger, "tz", None)),
+                format_duration(deadline - now),
+            )
         self._push(job, deadline)
 
     def _jitter(self, job: Job) -> float:
@@ -918,6 +989,12 @@ class Scheduler:
             )
             f.unreported = 0
         f.last_summary = time.monotonic()
+
+
+def _format_instant(t: _dt.datetime, tz: Any) -> str:
+    from ..timezones import local_zone
+
+    return t.astimezone(tz or local_zone()).strftime("%a %Y-%m-%d %H:%M:%S %Z")
 
 
 def _as_trigger(

@@ -16,6 +16,7 @@ class UnionTrigger(CalendarTrigger):
         if not triggers:
             raise ValueError("a union needs at least one trigger")
         self.triggers = list(triggers)
+        self.tz = getattr(triggers[0], "tz", None)
         self.interval_like = any(getattr(t, "interval_like", False) for t in triggers)
 
     def __repr__(self) -> str:
@@ -41,6 +42,7 @@ class BoundedTrigger(CalendarTrigger):
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{name} must be an aware datetime")
         self.trigger = trigger
+        self.tz = getattr(trigger, "tz", None)
         self.start = start
         self.end = end
         self.interval_like = getattr(trigger, "interval_like", False)
@@ -69,6 +71,7 @@ class WallGridTrigger(CalendarTrigger):
             raise ValueError(f"period must be greater than zero, got {period!r}")
         self.period = period
         self.anchor = anchor
+        self.tz = anchor.tzinfo
         self._a = anchor.timestamp()
         self.interval_like = True
 
