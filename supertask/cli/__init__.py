@@ -20,6 +20,8 @@ EXIT_INTERRUPTED = 130
 _HELP = """\
 Supertask runs jobs on time: from once a year down to ten thousand times a second.
 
+Commands: run (a job: a payload on a schedule), next (preview fire times).
+
 Examples:
   supertask run -c "python:print(math.sin(task.elapsed.total_seconds))" --when=20ms
   supertask run --when=1s -- cmd:date +%T.%N

@@ -43,6 +43,11 @@ def _describe(spec: object, tz: _dt.tzinfo) -> str:
 
 def _gap(seconds: float) -> str:
     future = seconds >= 0
+    if abs(seconds) < 60:
+        from ..durations import format_duration
+
+        text = format_duration(abs(seconds))
+        return f"in {text}" if future else f"{text} ago"
     s = int(round(abs(seconds)))
     parts = []
     for unit, size in (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
@@ -57,7 +62,7 @@ def _gap(seconds: float) -> str:
 
 def next_(
     *,
-    when: Annotated[list[str], Parameter(consume_multiple=False)],
+    when: Annotated[list[str], Parameter(consume_multiple=False, negative="")],
     iterations: Annotated[int, Parameter(name=["--iterations", "-n"])] = 5,
     tz: str | None = None,
     from_: Annotated[str | None, Parameter(name="--from")] = None,
@@ -67,13 +72,16 @@ def next_(
     name: str | None = None,
     json_: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
-    """Show the next fire times of a schedule (local time, UTC and the gap to now) and check that it parses.
+    """Show the next fire times of a schedule (local, UTC, gap to now) and validate it.
 
-    Takes every --when form of `supertask run` (see `supertask run --help`); several --when
-    make a union. Calendar times are wall-clock times in --tz (default local). DST: a time that
-    does not exist runs once when the gap ends; a time that exists twice runs once, at its first
-    occurrence, unless the expression runs every hour or more often (then in both).
-    Cron day rule: when both day-of-month and day-of-week are restricted, either may match (OR).
+    Takes every --when form of `supertask run` (see `supertask run --help`);
+    several --when make a union. Calendar times are wall-clock times in --tz
+    (default local).
+    DST: a time that does not exist runs once, when the gap ends (02:30 -> 03:00);
+    a time that exists twice runs once, at its first occurrence, unless the
+    expression runs every hour or more often (then in both, to keep its spacing).
+    Cron days: when both day-of-month and day-of-week are restricted, a day
+    matching either runs (classic cron OR); calendar expressions need both (AND).
 
     Examples:
       supertask next --when='0 9 * * MON-FRI' -n 5 --tz Europe/Berlin

@@ -24,7 +24,7 @@ log = logging.getLogger("supertask")
 def run(
     *payload: str,
     command: Annotated[str | None, Parameter(name=["--command", "-c"])] = None,
-    when: Annotated[list[str] | None, Parameter(consume_multiple=False)] = None,
+    when: Annotated[list[str] | None, Parameter(consume_multiple=False, negative="")] = None,
     count: int | None = None,
     for_: Annotated[str | None, Parameter(name="--for")] = None,
     exec_: Annotated[bool, Parameter(name="--exec", negative="")] = False,
@@ -54,23 +54,31 @@ def run(
 
     WHEN forms: once (default) | 2026-12-24T18:00:00+01:00 (once at) |
     20ms, 1.5s, 1h30m, every 5s, PT20M (interval; units ns us µs ms s m h d w) |
-    50Hz, 10kHz (frequency) | @yearly @annually @monthly @weekly @daily @midnight @hourly |
-    @every 1h30m | cron: '*/5 * * * *' (5 fields), '*/5 * * * * *' (6: seconds first),
-    '0 0 12 * * MON-FRI 2027' (7: seconds ... year), with L (last day), L-n, nW, LW, d#n (n-th weekday d),
-    dL (last weekday d), ? and H (a stable hash of the job name: 'H H * * *') |
-    @reboot (once, at start) | calendar expressions like systemd OnCalendar: 'Mon..Fri *-*-* 09:00',
-    '*-02-29 12:00', '*-*~01 18:00' (last day), daily, weekly, monthly, quarterly, a trailing zone |
+    50Hz, 10kHz (frequency) | @yearly @monthly @weekly @daily @hourly |
+    @every 1h30m | @reboot (once, at start) |
+    cron: '*/5 * * * *' (5 fields), '*/5 * * * * *' (6: seconds first),
+    '0 0 12 * * MON-FRI 2027' (7: seconds ... year); also L (last day of the
+    month), L-n, nW (nearest weekday), LW, d#n (n-th weekday d), dL (last
+    weekday d), ? and H (a stable hash of the job name: 'H H * * *') |
+    calendar (systemd OnCalendar): 'Mon..Fri *-*-* 09:00', '*-02-29 12:00',
+    '*-*~01 18:00' (last day), daily, weekly, monthly, quarterly, + a zone |
     RRULE: 'RRULE:FREQ=MONTHLY;BYDAY=-1FR' (DTSTART, EXDATE, RDATE) |
-    calendar intervals 1mo, 3mo, 1y, @every 1mo (day clamped to the month's end: Jan 31, Feb 28, Mar 31).
-    Give --when several times for a union: the job fires at each instant of any of them, once.
+    calendar intervals 1mo, 3mo, 1y, @every 1mo (day clamped to the month's
+    end: Jan 31, Feb 28, Mar 31; Feb 29 yearly: Feb 28 in common years).
+    Give --when several times for a union: one run per instant of any of them.
 
-    Intervals are monotonic: run k is due at start + k*period and never drifts; the first run is at once.
-    Calendar forms are wall-clock times in --tz. Day-of-month and day-of-week in cron: when both are
-    restricted, a day matching either runs (classic cron OR); calendar expressions need both (AND).
-    DST: a time that does not exist (spring forward) runs once, when the gap ends (02:30 -> 03:00);
-    a time that exists twice (fall back) runs once, at its first occurrence, unless the expression runs
-    every hour or more often ('*/15 * * * *', FREQ=HOURLY), which runs in both to keep its spacing.
-    A wall-clock step (NTP, date -s, resume) recomputes calendar deadlines; intervals keep their grid.
+    Intervals are monotonic: run k is due at start + k*period and never
+    drifts; the first run is at once. Calendar forms are wall-clock times
+    in --tz. Cron days: when both day-of-month and day-of-week are restricted,
+    a day matching either runs (classic cron OR); calendar expressions need
+    both (AND).
+    DST: a time that does not exist (spring forward) runs once, when the gap
+    ends (02:30 -> 03:00); a time that exists twice (fall back) runs once, at
+    its first occurrence, unless the expression runs every hour or more often
+    ('*/15 * * * *', FREQ=HOURLY), which runs in both to keep its spacing.
+    A wall-clock step (NTP, date -s, resume) recomputes calendar deadlines;
+    intervals keep their grid.
+
     Exit code: 0 when every run succeeded, the run's own code for a single run, 1 when runs
     failed, 2 for bad input, 130 after Ctrl-C (a second Ctrl-C cancels running payloads).
 
