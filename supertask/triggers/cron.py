@@ -162,7 +162,7 @@ def _field(
                 raise _err(expr, "'?' is only allowed in day-of-month or day-of-week")
             start, end = low, high
             if step == 1 and len(items) == 1:
-                restricted = False
+                restricted = False  # only *, ? or */1 leave the day rule to the other field
         elif "-" in base:
             a_text, _, b_text = base.partition("-")
             start, end = _value(a_text, field, expr), _value(b_text, field, expr)
@@ -273,7 +273,7 @@ class CronTrigger(CalendarTrigger):
     """Fires at wall-clock times matching a cron expression, in one time zone.
 
     Day-of-month and day-of-week follow classic cron: when both are restricted
-    (neither ``*`` nor ``?``), a day matches if *either* matches. DST gaps and folds
+    (neither is ``*``, ``*/1`` or ``?``; ``*/2`` and ``1-31`` are restricted), a day matches if *either* matches. DST gaps and folds
     follow :mod:`supertask.triggers.wall`: an expression that fires every hour
     (hour field ``*``) fires in both halves of a fold; any other fires once.
     """
