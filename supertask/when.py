@@ -57,6 +57,7 @@ def _calendar_months(text: str) -> int | None:
         return None
     return int(m[1] or 0) * 12 + int(m[2] or 0)
 
+
 #: calendar shorthands, as 6-field cron (seconds first)
 SHORTHANDS = {
     "@yearly": "0 0 0 1 1 *",

@@ -48,8 +48,8 @@ def _gap(seconds: float) -> str:
 
         text = format_duration(abs(seconds))
         return f"in {text}" if future else f"{text} ago"
-    s = int(round(abs(seconds)))
-    parts = []
+    s = round(abs(seconds))
+    parts: list[str] = []
     for unit, size in (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
         if s >= size or (unit == "s" and not parts):
             parts.append(f"{s // size}{unit}")
@@ -149,13 +149,11 @@ def next_(
         if start_at is not None or end_at is not None:
             trigger = BoundedTrigger(trigger, start_at, end_at)
         zone = getattr(trigger, "tz", None) or zone
-        t: _dt.datetime | None = origin - _dt.timedelta(microseconds=1)
-        while len(times) < limit:
-            assert t is not None
-            t = trigger.next_after(t)
-            if t is None:
-                break
-            times.append(t)
+        cursor: _dt.datetime | None = origin - _dt.timedelta(microseconds=1)
+        while len(times) < limit and cursor is not None:
+            cursor = trigger.next_after(cursor)
+            if cursor is not None:
+                times.append(cursor)
     out = sys.stdout
     if json_:
         for i, t in enumerate(times, 1):

@@ -511,6 +511,9 @@ class Scheduler:
                 continue
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
+            if job._token != token:
+                heapq.heappop(heap)
+                continue  # rescheduled to a later time while we waited (a wall-clock step)
             if job._calendar and self._check_wall_step():
                 continue  # calendar deadlines were recomputed
             heapq.heappop(heap)
@@ -594,7 +597,7 @@ class Scheduler:
         if job.duration is not None:
             job._end_at = now + job.duration
         if job.end is not None and not job._calendar:
-            end_at = now + (job.end.timestamp() - wall)
+            end_at = now + (job.end.timestamp() - wall) + 1e-6  # a run exactly at the end still runs
             job._end_at = end_at if job._end_at is None else min(job._end_at, end_at)
         if isinstance(job.trigger, CalendarTrigger):
             trigger = job.trigger

@@ -61,7 +61,9 @@ def _calendar_member(
         return CalendarExprTrigger(spec.expr, get_zone(spec.tz))
     if isinstance(spec, RRule):
         zone = get_zone(spec.tz)
-        dtstart = start if start is not None else wall_now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        dtstart = (
+            start if start is not None else wall_now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        )
         return RRuleTrigger(spec.rule, zone, dtstart=dtstart)
     if isinstance(spec, CalendarEvery):
         zone = get_zone(spec.tz)

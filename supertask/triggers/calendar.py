@@ -25,7 +25,7 @@ from ..errors import WhenError
 from .base import CalendarTrigger
 from .wall import next_wall_instant
 
-__all__ = ["CALENDAR_FORMS", "CalendarSpec", "CalendarExprTrigger", "looks_like_calendar", "parse_calendar"]
+__all__ = ["CALENDAR_FORMS", "CalendarExprTrigger", "CalendarSpec", "looks_like_calendar", "parse_calendar"]
 
 CALENDAR_FORMS = (
     "[WEEKDAYS] [[YEAR-]MONTH-DAY] [HH:MM[:SS]] [ZONE], e.g. 'Mon..Fri *-*-* 09:00', '*-02-29 12:00', "
@@ -46,8 +46,15 @@ SHORTHANDS = {
 _WEEKDAYS = {
     name: i
     for i, names in enumerate(
-        [("mon", "monday"), ("tue", "tuesday"), ("wed", "wednesday"), ("thu", "thursday"), ("fri", "friday"),
-         ("sat", "saturday"), ("sun", "sunday")]  # fmt: skip
+        [
+            ("mon", "monday"),
+            ("tue", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        ]
     )
     for name in names
 }
@@ -161,9 +168,7 @@ def _weekdays(tok: str, text: str) -> frozenset[int]:
 
 
 def _is_zone(tok: str) -> bool:
-    if tok.upper() in ("UTC", "Z") or "/" in tok and not any(c in tok for c in ":*~"):
-        return True
-    return False
+    return tok.upper() in ("UTC", "Z") or ("/" in tok and not any(c in tok for c in ":*~"))
 
 
 def looks_like_calendar(text: str) -> bool:
@@ -184,9 +189,8 @@ def parse_calendar(text: str) -> CalendarSpec:
     if not tokens:
         raise _bad(text, "it is empty")
     zone: str | None = None
-    if len(tokens) > 1 or tokens[0].lower() not in SHORTHANDS:
-        if _is_zone(tokens[-1]):
-            zone = tokens.pop()
+    if (len(tokens) > 1 or tokens[0].lower() not in SHORTHANDS) and _is_zone(tokens[-1]):
+        zone = tokens.pop()
     if len(tokens) >= 1 and tokens[0].lower() in SHORTHANDS:
         if len(tokens) > 1:
             raise _bad(text, f"{tokens[0]!r} takes nothing but a zone after it")
@@ -296,10 +300,7 @@ class CalendarExprTrigger(CalendarTrigger):
         if got is None:
             s = self.spec
             first_wd, last = _calendar.monthrange(year, month)
-            if s.last_days:
-                days = {last + 1 - n for n in s.last_days if n <= last}
-            else:
-                days = {d for d in s.days if d <= last}
+            days = {last + 1 - n for n in s.last_days if n <= last} | {d for d in s.days if d <= last}
             got = tuple(sorted(d for d in days if (first_wd + d - 1) % 7 in s.weekdays))
             self._cache[key] = got
         return got

@@ -138,10 +138,10 @@ def _field(
             continue
         if field == "day-of-week" and ("#" in up or "L" in up):
             if "#" in up:
-                d, _, n = up.partition("#")
-                if not n.isdigit() or not 1 <= int(n) <= 5:
+                wd_text, _, nth = up.partition("#")
+                if not nth.isdigit() or not 1 <= int(nth) <= 5:
                     raise _err(expr, f"day-of-week {item!r}: the n in d#n must be 1 to 5")
-                dow_sp.append(("#", _value(d, field, expr) % 7, int(n)))
+                dow_sp.append(("#", _value(wd_text, field, expr) % 7, int(nth)))
             elif up == "L":
                 dow_sp.append(("L", 6, 0))  # Quartz: L alone is the last day of the week, Saturday
             elif up.endswith("L"):
@@ -273,9 +273,10 @@ class CronTrigger(CalendarTrigger):
     """Fires at wall-clock times matching a cron expression, in one time zone.
 
     Day-of-month and day-of-week follow classic cron: when both are restricted
-    (neither is ``*``, ``*/1`` or ``?``; ``*/2`` and ``1-31`` are restricted), a day matches if *either* matches. DST gaps and folds
-    follow :mod:`supertask.triggers.wall`: an expression that fires every hour
-    (hour field ``*``) fires in both halves of a fold; any other fires once.
+    (neither is ``*``, ``*/1`` or ``?``; ``*/2`` and ``1-31`` are restricted), a day
+    matches if *either* matches. DST gaps and folds follow :mod:`supertask.triggers.wall`:
+    an expression that fires every hour (hour field ``*``) fires in both halves of a fold;
+    any other fires once.
     """
 
     def __init__(self, expr: str, tz: _dt.tzinfo, *, seed: str | None = None) -> None:
