@@ -630,6 +630,7 @@ class Scheduler:
             deadline += self._jitter(job)
         job._first_due = deadline
         if job._end_at is not None and deadline >= job._end_at:
+            log.info("job %r: its first time is after its end: it does not run", job.name)
             self._finish_scheduling(job)
             return
         if deadline - now >= 1.0:
