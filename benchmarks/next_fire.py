@@ -120,8 +120,12 @@ def main() -> None:
         after, iterate = _rrule_refs(rule, zone, n)
         ref_after = _time(after, repeat=1)
         ref_iter = _time(iterate)
-        rows.append({"kind": kind, "expr": rule, "zone": zone, "ours": ours / n, "ref": "rrule.after", "ref_s": ref_after / n})
-        rows.append({"kind": kind, "expr": rule, "zone": zone, "ours": ours / n, "ref": "rrule iter", "ref_s": ref_iter / n})
+        rows.append(
+            {"kind": kind, "expr": rule, "zone": zone, "ours": ours / n, "ref": "rrule.after", "ref_s": ref_after / n}
+        )
+        rows.append(
+            {"kind": kind, "expr": rule, "zone": zone, "ours": ours / n, "ref": "rrule iter", "ref_s": ref_iter / n}
+        )
     print(f"µs per next-fire computation, {n} successive times per case (best of 3); ratio = Supertask / reference\n")
     print("| kind | expression | zone | Supertask µs | reference | reference µs | ratio |")
     print("|---|---|---|---:|---|---:|---:|")

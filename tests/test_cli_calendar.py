@@ -54,14 +54,31 @@ def test_next_across_a_dst_gap() -> None:
 @pytest.mark.parametrize(
     ("when", "n", "expected"),
     [
-        ("Mon..Fri *-*-* 09:00:00", "3", ["Fri 2027-01-01 09:00:00", "Mon 2027-01-04 09:00:00", "Tue 2027-01-05 09:00:00"]),
+        (
+            "Mon..Fri *-*-* 09:00:00",
+            "3",
+            ["Fri 2027-01-01 09:00:00", "Mon 2027-01-04 09:00:00", "Tue 2027-01-05 09:00:00"],
+        ),
         ("*-02-29 12:00", "3", ["Tue 2028-02-29 12:00:00", "Sun 2032-02-29 12:00:00", "Fri 2036-02-29 12:00:00"]),
         (
             "RRULE:FREQ=MONTHLY;BYDAY=-1FR",
             "12",
             [
                 f"Fri 2027-{d} 00:00:00"
-                for d in "01-29 02-26 03-26 04-30 05-28 06-25 07-30 08-27 09-24 10-29 11-26 12-31".split()
+                for d in [
+                    "01-29",
+                    "02-26",
+                    "03-26",
+                    "04-30",
+                    "05-28",
+                    "06-25",
+                    "07-30",
+                    "08-27",
+                    "09-24",
+                    "10-29",
+                    "11-26",
+                    "12-31",
+                ]
             ],
         ),
         ("0 0 L * *", "3", ["Sun 2027-01-31 00:00:00", "Sun 2027-02-28 00:00:00", "Wed 2027-03-31 00:00:00"]),
@@ -129,7 +146,7 @@ def test_run_last_day_of_month_waits_and_logs_its_first_time() -> None:
 
 
 def test_run_monthly_interval_from_start_logs_the_anchor() -> None:
-    code, out, err = first_log_line(
+    code, _out, err = first_log_line(
         "run", "--when=@every 1mo", "--start", "2099-01-31", "-c", "python:print(task.scheduled)"
     )
     assert code == 130
@@ -147,7 +164,10 @@ def test_run_union_with_start_and_jitter() -> None:
     [
         (["--start", "soon"], "invalid --start 'soon': expected an ISO date or datetime"),
         (["--start", "2027-01-02", "--end", "2027-01-01"], "invalid --end '2027-01-01': it is not after --start"),
-        (["--misfire", "later"], "invalid --misfire 'later': expected run-once, catch-up[:N] (N >= 1, default 10) or skip"),
+        (
+            ["--misfire", "later"],
+            "invalid --misfire 'later': expected run-once, catch-up[:N] (N >= 1, default 10) or skip",
+        ),
         (["--jitter", "lots"], "invalid --jitter 'lots': expected a duration"),
     ],
 )

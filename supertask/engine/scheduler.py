@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
@@ -38,6 +38,9 @@ from ..triggers.misfire import ON_TIME, MisfirePlan, plan_misfires
 from .clock import EngineClock, PreciseClock, TrioClock
 from .stats import JobCounters, JobStats
 from .task import Task
+
+if TYPE_CHECKING:
+    from ..schedule import Schedule
 
 __all__ = ["Job", "Scheduler", "auto_spin", "default_clock", "parse_overrun"]
 
@@ -263,7 +266,7 @@ class Scheduler:
 
     def add(
         self,
-        when: Trigger | TriggerSpec | str,
+        when: Trigger | TriggerSpec | Schedule | str,
         payload: Runner | Callable[..., Any] | str | Any,
         *,
         name: str | None = None,
@@ -282,8 +285,8 @@ class Scheduler:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
         Args:
-            when: a trigger (:func:`supertask.every`, :func:`supertask.cron`, …), a trigger
-                record, or ``--when`` text such as ``"20ms"`` or ``"@daily"``.
+            when: a schedule (:func:`supertask.every`, :func:`supertask.cron`, ``daily().at("09:00")``, …),
+                a trigger, a trigger record, or ``--when`` text such as ``"20ms"`` or ``"@daily"``.
             payload: a Python callable or coroutine function (receives the ``task``), a
                 runner, a payload record, or payload text (``"python:…"``, ``"cmd:…"``).
             name: unique job name (default: derived from the payload).
@@ -308,6 +311,18 @@ class Scheduler:
         """
         if self._state in ("stopping", "stopped"):
             raise SchedulerError("cannot add a job to a stopped scheduler")
+        from ..schedule import Schedule
+
+        if isinstance(when, Schedule):
+            # a fluent schedule carries its own bounds and policies; explicit arguments win
+            opts = when.options
+            when = when.spec
+            start = start if start is not None else opts.get("start")
+            end = end if end is not None else opts.get("end")
+            count = count if count is not None else opts.get("count")
+            jitter = jitter if jitter is not None else opts.get("jitter")
+            jitter_mode = opts.get("jitter_mode", jitter_mode)
+            misfire = misfire if misfire is not None else opts.get("misfire")
         for label, value in (("start", start), ("end", end), ("last_fired", last_fired)):
             if value is not None and value.tzinfo is None:
                 raise SpecError(f"invalid {label} {value.isoformat()!r}: expected an aware datetime (with a zone)")
