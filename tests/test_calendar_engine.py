@@ -253,3 +253,28 @@ async def test_dst_gap_and_fold_in_the_engine(clock: trio.testing.MockClock) -> 
     assert seen[0] == "03-28 03:00 CEST"  # the gap: at its end, once
     assert seen.count("10-31 02:30 CET") == 0 and seen.count("10-31 02:30 CEST") == 1  # the fold: once, first
     assert len(seen) == len(set(seen)) == 219
+
+
+# ------------------------------------------------------------------ last-fired state across a restart
+
+
+async def test_last_fired_survives_a_restart_through_the_state_file(clock: trio.testing.MockClock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from supertask.sinks.last_fired import LastFiredFile
+
+    path = tmp_path / "state.json"
+    first = virtual_scheduler(wall_start=at(0, 30), sinks=[LastFiredFile(path)])
+    first.add(Cron(expr="0 * * * *", tz="UTC"), lambda task: None, name="hourly", count=2)
+    await serve_until_idle(first)
+    assert LastFiredFile(path).last_fired("hourly") == at(2)
+
+    # down from 02:00 until 05:30: 03:00, 04:00 and 05:00 were missed
+    state = LastFiredFile(path)
+    second = virtual_scheduler(wall_start=at(5, 30), sinks=[state])
+    log = Log()
+    job = second.add(
+        Cron(expr="0 * * * *", tz="UTC"), log, name="hourly", count=2, last_fired=state.last_fired("hourly")
+    )
+    await serve_until_idle(second)
+    assert log.runs == [(0.0, at(5)), (1800.0, at(6))]
+    assert job.statistics().skipped == 2
+    assert LastFiredFile(path).last_fired("hourly") == at(6)

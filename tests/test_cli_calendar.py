@@ -184,3 +184,22 @@ def test_help_lists_next_and_documents_the_rules() -> None:
     assert "--when" in r.stdout and "first occurrence" in r.stdout
     r = st("run", "--help")
     assert "classic cron OR" in r.stdout and "--misfire" in r.stdout and "--jitter" in r.stdout
+
+
+def test_run_state_file_catches_up_missed_seconds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    path = tmp_path / "last-fired.json"
+    ten_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10)).replace(microsecond=0)
+    path.write_text(json.dumps({"jobs": {"tick": ten_ago.isoformat()}}))
+    r = st(
+        "run", "--when=* * * * * *", "--name", "tick", "--state", str(path), "--misfire", "catch-up:3",
+        "--count", "3", "-c", "python:print(int(task.scheduled.timestamp()))",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    stamps = [int(x) for x in r.stdout.split()]
+    assert len(stamps) == 3 and stamps[1] - stamps[0] == 1 and stamps[2] - stamps[1] == 1
+    assert ten_ago.timestamp() + 7 <= stamps[0] <= ten_ago.timestamp() + 12  # the latest missed seconds
+    assert "catch-up: 3 run now" in r.stderr
+    saved = json.loads(path.read_text())["jobs"]["tick"]
+    assert dt.datetime.fromisoformat(saved).timestamp() == stamps[-1]

@@ -39,6 +39,7 @@ def run(
     jitter_mode: Literal["random", "hash"] = "random",
     misfire: str = "run-once",
     misfire_grace: str | None = None,
+    state: str | None = None,
     name: str | None = None,
     grace: str = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
@@ -123,6 +124,9 @@ def run(
         another), skip (none; only a run less than --misfire-grace late, default 1s, still starts).
     misfire_grace
         Missed times older than this never run, under any --misfire policy (default: no limit).
+    state
+        A JSON file that keeps the job's last-fired time across restarts, so that times missed while
+        supertask was stopped follow --misfire (e.g. ~/.local/state/supertask/last-fired.json). Keyed by --name.
     name
         Job name shown in logs and statistics (default: the payload).
     grace
@@ -210,6 +214,7 @@ def run(
         grace_s,
         stats,
         outcome,
+        state,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -223,14 +228,22 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome) -> None:
+async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome, state: str | None = None) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
-    from ..sinks import StdoutSink
+    from ..sinks import Sink, StdoutSink
 
-    sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace)
+    sinks: list[Sink] = [StdoutSink()]
+    last_fired = None
+    if state is not None:
+        from ..sinks.last_fired import LastFiredFile
+
+        state_file = LastFiredFile(os.path.expanduser(state))
+        last_fired = state_file.last_fired(spec.meta.name)
+        sinks.append(state_file)
+    sched = Scheduler(sinks=sinks, shutdown_grace=grace)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
@@ -238,7 +251,7 @@ async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcom
             helpers.start_soon(_watch_stdout, sched)
         async with trio.open_nursery() as inner:
             await inner.start(sched.serve)
-            job = sched.add_spec(spec)
+            job = sched.add_spec(spec, last_fired=last_fired)
             await sched.wait_idle()
             sched.stop()
         helpers.cancel_scope.cancel()
