@@ -170,7 +170,9 @@ def _at(spec: str, text: str, tz: str | None) -> At:
     except ValueError:
         raise _bad(spec, "not a valid ISO datetime") from None
     if at.tzinfo is None:
-        at = at.replace(tzinfo=get_zone(tz))
+        from .triggers.wall import resolve
+
+        at = resolve(at, get_zone(tz))[0]  # DST: a time in a gap runs when it ends; in a fold, the first
     return At(at=at)
 
 

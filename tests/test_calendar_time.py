@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Callable
 
 import pytest
+import trio
 
 from supertask.errors import WhenError
 from supertask.model import AnyOf, Cron
@@ -483,3 +484,23 @@ def test_bounds_limit_any_calendar_trigger() -> None:
     t = BoundedTrigger(inner, dt.datetime(2027, 1, 10, tzinfo=UTC), dt.datetime(2027, 1, 12, 9, tzinfo=UTC))
     got = fires(t, dt.datetime(2027, 1, 1, tzinfo=UTC))
     assert [g.day for g in got] == [10, 11, 12]
+
+
+def test_iso_time_in_a_gap_runs_when_the_gap_ends() -> None:
+    spec = parse_when("2027-03-28T02:30", tz="Europe/Berlin")
+    assert spec.at.isoformat() == "2027-03-28T03:00:00+02:00"  # type: ignore[union-attr]
+
+
+async def test_precise_clock_is_told_of_wall_clock_steps() -> None:
+    import sys
+
+    from supertask.engine import PreciseClock
+
+    clock = PreciseClock()
+    try:
+        assert clock.notices_wall_steps == sys.platform.startswith("linux")
+        with trio.move_on_after(0.05) as scope:
+            await clock.wait_wall_step()  # no step happens: it waits (until its 30 s poll)
+        assert scope.cancelled_caught
+    finally:
+        clock.close()

@@ -256,6 +256,11 @@ class PreciseClock(EngineClock):
     def uses_timerfd(self) -> bool:
         return self._timer is not None
 
+    @property
+    def notices_wall_steps(self) -> bool:
+        """Whether the kernel tells this clock when CLOCK_REALTIME is set (else it polls)."""
+        return self._step_timer is not None
+
     def now(self) -> float:
         return time.monotonic()
 

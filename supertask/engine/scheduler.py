@@ -171,6 +171,7 @@ class Job:
         self._resume_after: _dt.datetime | None = None
         self._jitter_now = 0.0
         self._catching = False
+        self._peek: tuple[_dt.datetime, _dt.datetime | None] | None = None
         #: how to rebuild the trigger when the job starts (anchors "now" at the real start)
         self._rebuild: Callable[[_dt.datetime], Trigger] | None = None
         self._end_at: float | None = None
@@ -714,6 +715,7 @@ class Scheduler:
                 wall_ts = wall_now.timestamp()
                 late = wall_ts - job._due_wall.timestamp() - job._jitter_now
                 nxt = trigger.next_after(job._due_wall)
+                job._peek = (job._due_wall, nxt)  # _schedule_next reuses it
                 if late > ON_TIME or (nxt is not None and nxt.timestamp() <= wall_ts):
                     on_time = ON_TIME + (job.jitter or 0.0)
                     plan = plan_misfires(trigger, job._due_wall, wall_now, job.misfire, on_time=on_time)
@@ -839,7 +841,8 @@ class Scheduler:
                 if job._resume_after.timestamp() > after.timestamp():
                     after = job._resume_after
                 job._resume_after = None
-            nxt = trigger.next_after(after)
+            peek, job._peek = job._peek, None
+            nxt = peek[1] if peek is not None and peek[0] is after else trigger.next_after(after)
             if nxt is None:
                 self._finish_scheduling(job)
                 return
