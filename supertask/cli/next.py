@@ -106,7 +106,7 @@ def next_(
     count
         The job's --count: at most this many times in all.
     name
-        The job's name (what H in cron hashes; default: the expression).
+        The job's name: what H in cron hashes (give the job's --name to see its times; default: the expression).
     json_
         Print one JSON object per line instead of a table.
     """
@@ -170,7 +170,7 @@ def next_(
     if note:
         print(f"           Note: {note}", file=out)
     if not times:
-        print("    Next elapse: never (no time after the start)", file=out)
+        print("    Next elapse: never (nothing matches after the start, up to the year 2199)", file=out)
         return 0
     rows = []
     for i, t in enumerate(times, 1):
