@@ -74,6 +74,9 @@ class Cron(Base, frozen=True, tag="cron", tag_field="kind"):
     tz: str | None = None
     #: what ``H`` fields hash (the job's name); None = the expression
     seed: str | None = None
+    #: ``or`` (classic cron): when day-of-month and day-of-week are both restricted, either matches;
+    #: ``and``: both must match
+    days: Literal["or", "and"] = "or"
 
 
 class Calendar(Base, frozen=True, tag="calendar", tag_field="kind"):

@@ -176,6 +176,23 @@ def _at(spec: str, text: str, tz: str | None) -> At:
     return At(at=at)
 
 
+def with_cron_days(spec: TriggerSpec, days: str) -> TriggerSpec:
+    """Apply ``--cron-days or|and`` to the cron parts of *spec*.
+
+    Raises:
+        WhenError: *days* is neither ``or`` nor ``and``.
+    """
+    import msgspec
+
+    if days not in ("or", "and"):
+        raise WhenError(f"invalid --cron-days {days!r}: expected or (classic cron: either day field) or and (both)")
+    if isinstance(spec, Cron):
+        return msgspec.structs.replace(spec, days=days)  # type: ignore[arg-type]
+    if isinstance(spec, AnyOf):
+        return AnyOf(triggers=[with_cron_days(t, days) for t in spec.triggers])  # type: ignore[misc]
+    return spec
+
+
 def parse_whens(specs: list[str] | tuple[str, ...], *, tz: str | None = None) -> TriggerSpec:
     """Parse one or several ``--when`` values; several make a union (fires once per instant where they meet).
 

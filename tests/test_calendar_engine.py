@@ -278,3 +278,16 @@ async def test_last_fired_survives_a_restart_through_the_state_file(clock: trio.
     assert log.runs == [(0.0, at(5)), (1800.0, at(6))]
     assert job.statistics().skipped == 2
     assert LastFiredFile(path).last_fired("hourly") == at(6)
+
+
+async def test_an_interval_waiting_for_its_start_follows_a_clock_step(clock: trio.testing.MockClock) -> None:
+    sched = virtual_scheduler(wall_start=at(8))
+    log = Log()
+    sched.add("10s", log, start=at(9), count=2)
+
+    async def step() -> None:
+        await trio.sleep(600)
+        sched.clock.step(1800)  # type: ignore[union-attr]  # 08:10 -> 08:40: the start is 20 min away
+
+    await serve_until_idle(sched, step)
+    assert [t for t, _ in log.runs] == [1800.0, 1810.0]

@@ -201,6 +201,43 @@ def test_cron_agrees_with_croniter_on_thousands_of_random_expressions() -> None:
     assert checked + impossible * 5 >= 1500 * 4
 
 
+def test_cron_day_and_agrees_with_croniter_day_or_false() -> None:
+    import random
+
+    from croniter import croniter
+
+    rng = random.Random(7)
+    days = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+    for _ in range(300):
+        expr = " ".join(
+            [
+                _random_field(rng, 0, 59),
+                _random_field(rng, 0, 23),
+                _random_field(rng, 1, 28),
+                _random_field(rng, 1, 12),
+                _random_field(rng, 0, 6, days),
+            ]
+        )
+        start = dt.datetime(2027, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randint(0, 5 * 365 * 1440))
+        ref = croniter(expr, start, day_or=False)
+        mine = CronTrigger(expr, UTC, day_and=True)
+        t = start
+        for _ in range(3):
+            got = mine.next_after(t)
+            assert got == ref.get_next(dt.datetime), (expr, start, t)
+            t = got
+
+
+def test_cron_days_option_through_the_model() -> None:
+    from supertask.when import with_cron_days
+
+    spec = with_cron_days(parse_when("0 0 13 * FRI", tz="UTC"), "and")
+    got = fires(build_trigger(spec), dt.datetime(2027, 1, 1, tzinfo=UTC), 3)  # type: ignore[arg-type]
+    assert [t.date().isoformat() for t in got] == ["2027-08-13", "2028-10-13", "2029-04-13"]  # Friday the 13th
+    with pytest.raises(WhenError, match="invalid --cron-days 'xor'"):
+        with_cron_days(spec, "xor")
+
+
 # ------------------------------------------------------------------ DST: brute force in four zones
 
 Matcher = Callable[[dt.datetime], bool]

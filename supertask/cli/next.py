@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
@@ -24,7 +24,8 @@ def _describe(spec: object, tz: _dt.tzinfo) -> str:
     if isinstance(spec, At):
         return f"once at {spec.at.isoformat()}"
     if isinstance(spec, Cron):
-        return f"cron {spec.expr!r} in {tz}"
+        rule = "; day-of-month AND day-of-week" if spec.days == "and" else ""
+        return f"cron {spec.expr!r} in {tz}{rule}"
     if isinstance(spec, Calendar):
         from ..triggers.calendar import parse_calendar
 
@@ -70,6 +71,7 @@ def next_(
     end: str | None = None,
     count: int | None = None,
     name: str | None = None,
+    cron_days: Literal["or", "and"] = "or",
     json_: Annotated[bool, Parameter(name="--json", negative="")] = False,
 ) -> int:
     """Show the next fire times of a schedule (local, UTC, gap to now) and validate it.
@@ -107,6 +109,8 @@ def next_(
         The job's --count: at most this many times in all.
     name
         The job's name: what H in cron hashes (give the job's --name to see its times; default: the expression).
+    cron_days
+        or (classic cron): when both day fields are restricted, either may match; and: both must.
     json_
         Print one JSON object per line instead of a table.
     """
@@ -115,14 +119,14 @@ def next_(
     from ..timezones import get_zone
     from ..triggers import CalendarTrigger, build_trigger
     from ..triggers.combine import BoundedTrigger
-    from ..when import parse_instant, parse_whens
+    from ..when import parse_instant, parse_whens, with_cron_days
 
     if iterations < 1:
         raise SpecError(f"invalid --iterations {iterations}: expected a whole number >= 1")
     if count is not None and count < 1:
         raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
     zone = get_zone(tz)
-    spec = parse_whens(when, tz=tz)
+    spec = with_cron_days(parse_whens(when, tz=tz), cron_days)
     real_now = _dt.datetime.now(_dt.UTC)
     origin = parse_instant(from_, tz=tz, what="--from") if from_ is not None else real_now
     start_at = parse_instant(start, tz=tz, what="--start") if start is not None else None

@@ -40,6 +40,7 @@ def run(
     misfire: str = "run-once",
     misfire_grace: str | None = None,
     state: str | None = None,
+    cron_days: Literal["or", "and"] = "or",
     name: str | None = None,
     grace: str = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
@@ -124,6 +125,9 @@ def run(
         another), skip (none; only a run less than --misfire-grace late, default 1s, still starts).
     misfire_grace
         Missed times older than this never run, under any --misfire policy (default: no limit).
+    cron_days
+        or: a cron day runs when day-of-month or day-of-week matches (classic cron, when both are restricted);
+        and: only when both match (like Quartz or croniter's day_or=False).
     state
         A JSON file that keeps the job's last-fired time across restarts, so that times missed while
         supertask was stopped follow --misfire (e.g. ~/.local/state/supertask/last-fired.json). Keyed by --name.
@@ -143,7 +147,7 @@ def run(
     from ..model import At
     from ..runners import build_runner, parse_payload
     from ..triggers.misfire import parse_misfire
-    from ..when import parse_instant, parse_whens
+    from ..when import parse_instant, parse_whens, with_cron_days
 
     _setup_logging(verbose=verbose, quiet=quiet)
     tokens = list(payload)
@@ -153,7 +157,7 @@ def run(
         tokens = [command]
     spec = parse_payload(tokens, exec_argv=exec_)
     whens = list(when or ["once"])
-    trigger = parse_whens(whens, tz=tz)
+    trigger = with_cron_days(parse_whens(whens, tz=tz), cron_days)
     if isinstance(trigger, At):
         import datetime as _dt
 

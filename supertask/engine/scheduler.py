@@ -566,6 +566,18 @@ class Scheduler:
         wall_now = _dt.datetime.fromtimestamp(wall, _dt.UTC)
         moved = 0
         for job in self._jobs.values():
+            if (
+                job._interval
+                and job._runs == 0
+                and job._token != -1
+                and job.start is not None
+                and job.start.timestamp() > wall
+            ):
+                # an interval waiting for its --start: the start is a wall-clock time
+                job._anchor = job._first_due = now + (job.start.timestamp() - wall)
+                self._push(job, job._anchor + job._jitter_now)
+                moved += 1
+                continue
             if not (job._calendar and job._scheduling and job._token != -1 and job._due_wall is not None):
                 continue
             if job._catching:

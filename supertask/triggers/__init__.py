@@ -56,7 +56,7 @@ def _calendar_member(
 ) -> CalendarTrigger:
     wall_now = now if now is not None else _dt.datetime.now(_dt.UTC)
     if isinstance(spec, Cron):
-        return CronTrigger(spec.expr, get_zone(spec.tz), seed=spec.seed or seed)
+        return CronTrigger(spec.expr, get_zone(spec.tz), seed=spec.seed or seed, day_and=spec.days == "and")
     if isinstance(spec, Calendar):
         return CalendarExprTrigger(spec.expr, get_zone(spec.tz))
     if isinstance(spec, RRule):

@@ -232,8 +232,11 @@ def _nearest_weekday(year: int, month: int, day: int, last: int) -> int:
     return day
 
 
-def month_days(f: CronFields, year: int, month: int) -> tuple[int, ...]:
-    """The days of one month that match the day-of-month and day-of-week fields (classic OR rule)."""
+def month_days(f: CronFields, year: int, month: int, *, day_and: bool = False) -> tuple[int, ...]:
+    """The days of one month that match the day-of-month and day-of-week fields.
+
+    Classic OR rule when both are restricted; with *day_and*, a day must match both.
+    """
     last = _days_in_month(year, month)
     first_wd = (_dt.date(year, month, 1).isoweekday()) % 7  # 0 = Sunday
     dom: set[int] = {d for d in f.days if d <= last}
@@ -259,7 +262,7 @@ def month_days(f: CronFields, year: int, month: int) -> tuple[int, ...]:
     dom_r = f.dom_restricted or bool(f.dom_special)
     dow_r = f.dow_restricted or bool(f.dow_special)
     if dom_r and dow_r:
-        days = dom | dow
+        days = (dom & dow) if day_and else (dom | dow)
     elif dom_r:
         days = dom
     elif dow_r:
@@ -279,10 +282,12 @@ class CronTrigger(CalendarTrigger):
     any other fires once.
     """
 
-    def __init__(self, expr: str, tz: _dt.tzinfo, *, seed: str | None = None) -> None:
+    def __init__(self, expr: str, tz: _dt.tzinfo, *, seed: str | None = None, day_and: bool = False) -> None:
         self.expr = expr
         self.tz = tz
         self.fields = parse_cron(expr, seed=seed)
+        #: require both day-of-month and day-of-week (like Quartz/croniter's day_or=False) instead of either
+        self.day_and = day_and
         self.interval_like = len(self.fields.hours) == 24
         self._month_cache: dict[tuple[int, int], tuple[int, ...]] = {}
 
@@ -293,7 +298,7 @@ class CronTrigger(CalendarTrigger):
         key = (year, month)
         days = self._month_cache.get(key)
         if days is None:
-            days = self._month_cache[key] = month_days(self.fields, year, month)
+            days = self._month_cache[key] = month_days(self.fields, year, month, day_and=self.day_and)
         return days
 
     def _day_matches(self, d: _dt.date) -> bool:
