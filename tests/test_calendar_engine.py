@@ -291,3 +291,20 @@ async def test_an_interval_waiting_for_its_start_follows_a_clock_step(clock: tri
 
     await serve_until_idle(sched, step)
     assert [t for t, _ in log.runs] == [1800.0, 1810.0]
+
+
+async def test_decades_of_a_berlin_schedule_in_virtual_time(clock: trio.testing.MockClock) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    sched = virtual_scheduler(wall_start=dt.datetime(2026, 12, 31, 12, tzinfo=UTC))
+    seen: list[dt.datetime] = []
+    sched.add(
+        Cron(expr="0 30 2 * * *", tz="Europe/Berlin"),  # 02:30: in the gap every spring, in the fold every autumn
+        lambda task: seen.append(task.scheduled),
+        end=dt.datetime(2046, 12, 31, 12, tzinfo=UTC),
+    )
+    await serve_until_idle(sched)
+    days = (dt.date(2047, 1, 1) - dt.date(2027, 1, 1)).days
+    assert len(seen) == days == len({s.timestamp() for s in seen})  # one run a day, never two
+    local = [s.astimezone(berlin) for s in seen]
+    assert sum(t.strftime("%H:%M") == "03:00" for t in local) == 20  # the 20 spring-forward days
+    assert all(t.strftime("%H:%M") in ("02:30", "03:00") for t in local)
