@@ -16,6 +16,15 @@ _EXPORTS = {
     "cron": "supertask.api",
     "at": "supertask.api",
     "once": "supertask.api",
+    "Schedule": "supertask.schedule",
+    "calendar": "supertask.schedule",
+    "rrule": "supertask.schedule",
+    "hourly": "supertask.schedule",
+    "daily": "supertask.schedule",
+    "weekly": "supertask.schedule",
+    "monthly": "supertask.schedule",
+    "yearly": "supertask.schedule",
+    "reboot": "supertask.schedule",
     "Scheduler": "supertask.engine",
     "Job": "supertask.engine",
     "JobStats": "supertask.engine",
@@ -45,6 +54,15 @@ if TYPE_CHECKING:
     from .engine import TrioClock as TrioClock
     from .errors import SpecError as SpecError
     from .errors import SupertaskError as SupertaskError
+    from .schedule import Schedule as Schedule
+    from .schedule import calendar as calendar
+    from .schedule import daily as daily
+    from .schedule import hourly as hourly
+    from .schedule import monthly as monthly
+    from .schedule import reboot as reboot
+    from .schedule import rrule as rrule
+    from .schedule import weekly as weekly
+    from .schedule import yearly as yearly
     from .when import parse_when as parse_when
 
 

@@ -13,8 +13,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "AnyOf",
     "At",
     "Base",
+    "Calendar",
+    "CalendarEvery",
     "Cron",
     "DockerRun",
     "Every",
@@ -22,6 +25,7 @@ __all__ = [
     "Isolation",
     "JobSpec",
     "Metadata",
+    "Misfire",
     "NodeScript",
     "Once",
     "Overrun",
@@ -30,6 +34,7 @@ __all__ = [
     "PythonCode",
     "PythonEntrypoint",
     "PythonFile",
+    "RRule",
     "Run",
     "RunOutcome",
     "Runtime",
@@ -67,9 +72,46 @@ class Cron(Base, frozen=True, tag="cron", tag_field="kind"):
 
     expr: str
     tz: str | None = None
+    #: what ``H`` fields hash (the job's name); None = the expression
+    seed: str | None = None
+    #: ``or`` (classic cron): when day-of-month and day-of-week are both restricted, either matches;
+    #: ``and``: both must match
+    days: Literal["or", "and"] = "or"
 
 
-TriggerSpec = Once | At | Every | Cron
+class Calendar(Base, frozen=True, tag="calendar", tag_field="kind"):
+    """Run at the wall-clock times of a systemd-style calendar expression (``Mon..Fri 09:00``)."""
+
+    expr: str
+    tz: str | None = None
+
+
+class RRule(Base, frozen=True, tag="rrule", tag_field="kind"):
+    """Run at the times of an RFC 5545 recurrence rule (``RRULE:…``, optional ``DTSTART``/``EXDATE``/``RDATE``)."""
+
+    rule: str
+    tz: str | None = None
+
+
+class CalendarEvery(Base, frozen=True, tag="calendar-every", tag_field="kind"):
+    """Run every N calendar months (``1mo``, ``1y`` = 12) from an anchor, at the anchor's wall time.
+
+    Month k is ``anchor + k months``, its day clamped to the month's last day
+    (Jan 31 → Feb 28/29 → Mar 31); no anchor means the job's start (or ``--start``).
+    """
+
+    months: Annotated[int, msgspec.Meta(ge=1)]
+    anchor: _dt.datetime | None = None
+    tz: str | None = None
+
+
+class AnyOf(Base, frozen=True, tag="any", tag_field="kind"):
+    """Several triggers: the job fires on their union, once per instant even where they coincide."""
+
+    triggers: list[Once | At | Every | Cron | Calendar | RRule | CalendarEvery]
+
+
+TriggerSpec = Once | At | Every | Cron | Calendar | RRule | CalendarEvery | AnyOf
 
 OverrunKind = Literal["skip", "queue", "concurrent", "cancel"]
 
@@ -87,6 +129,24 @@ class Overrun(Base, frozen=True):
     limit: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
+MisfireKind = Literal["run-once", "catch-up", "skip"]
+
+
+class Misfire(Base, frozen=True):
+    """What a calendar job does about instants that passed while the scheduler was stopped or blocked.
+
+    - ``run-once`` (default): one run now, for the latest missed instant; the others are counted as skipped.
+    - ``catch-up``: run the latest ``limit`` missed instants one after another (bounded); skip the rest.
+    - ``skip``: run none of them; only an instant less than ``grace`` (default 1 s) late still runs.
+
+    ``grace`` (seconds): missed instants older than this never run, under any policy.
+    """
+
+    kind: MisfireKind = "run-once"
+    limit: Annotated[int, msgspec.Meta(ge=1)] = 1
+    grace: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
 class Policy(Base, frozen=True):
     """Timing policy of a job."""
 
@@ -96,6 +156,15 @@ class Policy(Base, frozen=True):
     duration: Annotated[float, msgspec.Meta(gt=0)] | None = None
     #: seconds of final busy-wait before each deadline; None = automatic
     spin: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    #: no run before this instant (intervals start their grid here)
+    start: _dt.datetime | None = None
+    #: no run after this instant
+    end: _dt.datetime | None = None
+    #: delay each run by up to this many seconds
+    jitter: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    #: ``random`` (uniform per run) or ``hash`` (a fixed delay derived from the job's name)
+    jitter_mode: Literal["random", "hash"] = "random"
+    misfire: Misfire = Misfire()
 
 
 # ---------------------------------------------------------------- payload: what

@@ -21,9 +21,11 @@ def local_zone() -> _dt.tzinfo:
             return zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             pass
+    real = os.path.realpath("/etc/localtime")
+    key = real.split("zoneinfo/", 1)[1] if "zoneinfo/" in real else "localtime"
     try:
         with open("/etc/localtime", "rb") as f:
-            return zoneinfo.ZoneInfo.from_file(f, key="localtime")
+            return zoneinfo.ZoneInfo.from_file(f, key=key)
     except OSError:
         return _dt.UTC
 

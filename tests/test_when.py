@@ -95,8 +95,8 @@ def test_calendar_forms(text: str, expr: str) -> None:
         ("0 0 5-1 * *", "invalid --when '0 0 5-1 * *': day-of-month range '5-1' runs backwards"),
         ("? * * * *", "invalid --when '? * * * *': '?' is only allowed in day-of-month or day-of-week"),
         (
-            "P1M",
-            "invalid --when 'P1M': ISO duration 'P1M' has years or months, which have no fixed length; "
+            "P1M1D",
+            "invalid --when 'P1M1D': ISO duration 'P1M1D' has years or months, which have no fixed length; "
             "expected days or smaller (e.g. P1DT2H, PT20M)",
         ),
     ],

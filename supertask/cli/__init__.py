@@ -20,11 +20,14 @@ EXIT_INTERRUPTED = 130
 _HELP = """\
 Supertask runs jobs on time: from once a year down to ten thousand times a second.
 
+Commands: run (a job: a payload on a schedule), next (preview fire times).
+
 Examples:
   supertask run -c "python:print(math.sin(task.elapsed.total_seconds))" --when=20ms
   supertask run --when=1s -- cmd:date +%T.%N
   supertask run --when='*/5 * * * * *' -- cmd:echo every five seconds
   supertask run --when=10kHz --for 5s -c python:pass --stats
+  supertask next --when='Mon..Fri 09:00' -n 5 --tz Europe/Berlin
 """
 
 
@@ -40,6 +43,7 @@ def build_app():  # type: ignore[no-untyped-def]
         version=_version(),
     )
     app.command("supertask.cli.run:run", name="run")
+    app.command("supertask.cli.next:next_", name="next")
     return app
 
 
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
-_HELP_REQUESTS = (["--help"], ["-h"], ["run", "--help"], ["run", "-h"])
+_HELP_REQUESTS = (["--help"], ["-h"], ["run", "--help"], ["run", "-h"], ["next", "--help"], ["next", "-h"])
 
 
 def _print_help(args: list[str]) -> bool:

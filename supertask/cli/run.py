@@ -24,7 +24,7 @@ log = logging.getLogger("supertask")
 def run(
     *payload: str,
     command: Annotated[str | None, Parameter(name=["--command", "-c"])] = None,
-    when: str = "once",
+    when: Annotated[list[str] | None, Parameter(consume_multiple=False, negative="")] = None,
     count: int | None = None,
     for_: Annotated[str | None, Parameter(name="--for")] = None,
     exec_: Annotated[bool, Parameter(name="--exec", negative="")] = False,
@@ -33,6 +33,14 @@ def run(
     spin: str = "auto",
     no_spin: Annotated[bool, Parameter(name="--no-spin", negative="")] = False,
     tz: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    jitter: str | None = None,
+    jitter_mode: Literal["random", "hash"] = "random",
+    misfire: str = "run-once",
+    misfire_grace: str | None = None,
+    state: str | None = None,
+    cron_days: Literal["or", "and"] = "or",
     name: str | None = None,
     grace: str = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
@@ -48,11 +56,31 @@ def run(
 
     WHEN forms: once (default) | 2026-12-24T18:00:00+01:00 (once at) |
     20ms, 1.5s, 1h30m, every 5s, PT20M (interval; units ns us µs ms s m h d w) |
-    50Hz, 10kHz (frequency) | @yearly @annually @monthly @weekly @daily @midnight @hourly |
-    @every 1h30m | cron: '*/5 * * * *' (5 fields), '*/5 * * * * *' (6: seconds first),
-    '0 0 12 * * MON-FRI 2027' (7: seconds ... year).
+    50Hz, 10kHz (frequency) | @yearly @monthly @weekly @daily @hourly |
+    @every 1h30m | @reboot (once, at start) |
+    cron: '*/5 * * * *' (5 fields), '*/5 * * * * *' (6: seconds first),
+    '0 0 12 * * MON-FRI 2027' (7: seconds ... year); also L (last day of the
+    month), L-n, nW (nearest weekday), LW, d#n (n-th weekday d), dL (last
+    weekday d), ? and H (a stable hash of the job name: 'H H * * *') |
+    calendar (systemd OnCalendar): 'Mon..Fri *-*-* 09:00', '*-02-29 12:00',
+    '*-*~01 18:00' (last day), daily, weekly, monthly, quarterly, + a zone |
+    RRULE: 'RRULE:FREQ=MONTHLY;BYDAY=-1FR' (DTSTART, EXDATE, RDATE) |
+    calendar intervals 1mo, 3mo, 1y, @every 1mo (day clamped to the month's
+    end: Jan 31, Feb 28, Mar 31; Feb 29 yearly: Feb 28 in common years).
+    Give --when several times for a union: one run per instant of any of them.
 
-    Intervals are monotonic: run k is due at start + k*period and never drifts; the first run is at once.
+    Intervals are monotonic: run k is due at start + k*period and never
+    drifts; the first run is at once. Calendar forms are wall-clock times
+    in --tz. Cron days: when both day-of-month and day-of-week are restricted,
+    a day matching either runs (classic cron OR); calendar expressions need
+    both (AND).
+    DST: a time that does not exist (spring forward) runs once, when the gap
+    ends (02:30 -> 03:00); a time that exists twice (fall back) runs once, at
+    its first occurrence, unless the expression runs every hour or more often
+    ('*/15 * * * *', FREQ=HOURLY), which runs in both to keep its spacing.
+    A wall-clock step (NTP, date -s, resume) recomputes calendar deadlines;
+    intervals keep their grid.
+
     Exit code: 0 when every run succeeded, the run's own code for a single run, 1 when runs
     failed, 2 for bad input, 130 after Ctrl-C (a second Ctrl-C cancels running payloads).
 
@@ -63,7 +91,7 @@ def run(
     command
         The payload as one string (instead of arguments after --).
     when
-        When to run (see WHEN forms above).
+        When to run (see WHEN forms above); repeat it for a union of several schedules. Default: once.
     count
         Stop after this many runs.
     for_
@@ -81,7 +109,28 @@ def run(
     no_spin
         Never busy-wait; wake only by timer.
     tz
-        Time zone of calendar forms (cron, @daily, ISO times without offset); default local.
+        Time zone of calendar forms (cron, @daily, calendar, RRULE, ISO times without offset); default local.
+    start
+        No run before this time (2027-01-31, '2027-01-31 09:00', ISO with offset); intervals and 1mo/1y
+        count from it.
+    end
+        No run after this time (same forms as --start).
+    jitter
+        Delay each run by a random time up to this long (e.g. 5s), to spread load.
+    jitter_mode
+        random: a new delay per run; hash: one fixed delay derived from the job name.
+    misfire
+        What a calendar job does about times it missed (scheduler stopped or blocked, clock jumped ahead):
+        run-once (default: one run now, for the latest), catch-up[:N] (the latest N, default 10, one after
+        another), skip (none; only a run less than --misfire-grace late, default 1s, still starts).
+    misfire_grace
+        Missed times older than this never run, under any --misfire policy (default: no limit).
+    cron_days
+        or: a cron day runs when day-of-month or day-of-week matches (classic cron, when both are restricted);
+        and: only when both match (like Quartz or croniter's day_or=False).
+    state
+        A JSON file that keeps the job's last-fired time across restarts, so that times missed while
+        supertask was stopped follow --misfire (e.g. ~/.local/state/supertask/last-fired.json). Keyed by --name.
     name
         Job name shown in logs and statistics (default: the payload).
     grace
@@ -97,7 +146,8 @@ def run(
     from ..errors import SpecError
     from ..model import At
     from ..runners import build_runner, parse_payload
-    from ..when import parse_when
+    from ..triggers.misfire import parse_misfire
+    from ..when import parse_instant, parse_whens, with_cron_days
 
     _setup_logging(verbose=verbose, quiet=quiet)
     tokens = list(payload)
@@ -106,12 +156,22 @@ def run(
             raise SpecError(f"give the payload once: -c {command!r} and arguments {' '.join(tokens)!r} were both given")
         tokens = [command]
     spec = parse_payload(tokens, exec_argv=exec_)
-    trigger = parse_when(when, tz=tz)
+    whens = list(when or ["once"])
+    trigger = with_cron_days(parse_whens(whens, tz=tz), cron_days)
     if isinstance(trigger, At):
         import datetime as _dt
 
         if trigger.at <= _dt.datetime.now(_dt.UTC):
-            raise SpecError(f"invalid --when {when!r}: {trigger.at.isoformat()} is in the past")
+            raise SpecError(f"invalid --when {whens[0]!r}: {trigger.at.isoformat()} is in the past")
+    start_at = parse_instant(start, tz=tz, what="--start") if start is not None else None
+    end_at = parse_instant(end, tz=tz, what="--end") if end is not None else None
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise SpecError(f"invalid --end {end!r}: it is not after --start {start!r}")
+    jitter_s = parse_duration(jitter, what="--jitter", allow_zero=True) if jitter is not None else None
+    misfire_grace_s = (
+        parse_duration(misfire_grace, what="--misfire-grace", allow_zero=True) if misfire_grace is not None else None
+    )
+    misfire_policy = parse_misfire(misfire, misfire_grace_s)
     duration = parse_duration(for_, what="--for") if for_ is not None else None
     grace_s = parse_duration(grace, what="--grace", allow_zero=True)
     if no_spin:
@@ -127,11 +187,22 @@ def run(
 
     runner = build_runner(spec)  # compiles python code now: syntax errors before anything runs
     job = JobSpec(
-        when=when,
+        when=" | ".join(whens),
         trigger=trigger,
         payload=spec,
         meta=Metadata(name=name or runner.description),
-        policy=Policy(mode=mode, overrun=parse_overrun(overrun), count=count, duration=duration, spin=spin_s),
+        policy=Policy(
+            mode=mode,
+            overrun=parse_overrun(overrun),
+            count=count,
+            duration=duration,
+            spin=spin_s,
+            start=start_at,
+            end=end_at,
+            jitter=jitter_s,
+            jitter_mode=jitter_mode,
+            misfire=misfire_policy,
+        ),
     )
 
     import gc
@@ -147,6 +218,7 @@ def run(
         grace_s,
         stats,
         outcome,
+        state,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -160,14 +232,22 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome) -> None:
+async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome, state: str | None = None) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
-    from ..sinks import StdoutSink
+    from ..sinks import Sink, StdoutSink
 
-    sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace)
+    sinks: list[Sink] = [StdoutSink()]
+    last_fired = None
+    if state is not None:
+        from ..sinks.last_fired import LastFiredFile
+
+        state_file = LastFiredFile(os.path.expanduser(state))
+        last_fired = state_file.last_fired(spec.meta.name)
+        sinks.append(state_file)
+    sched = Scheduler(sinks=sinks, shutdown_grace=grace)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
@@ -175,7 +255,7 @@ async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcom
             helpers.start_soon(_watch_stdout, sched)
         async with trio.open_nursery() as inner:
             await inner.start(sched.serve)
-            job = sched.add_spec(spec)
+            job = sched.add_spec(spec, last_fired=last_fired)
             await sched.wait_idle()
             sched.stop()
         helpers.cancel_scope.cancel()

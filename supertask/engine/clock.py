@@ -18,6 +18,7 @@ import abc
 import ctypes
 import ctypes.util
 import datetime as _dt
+import errno
 import logging
 import os
 import select
@@ -31,8 +32,12 @@ __all__ = ["EngineClock", "PreciseClock", "TrioClock", "timerfd_available"]
 
 log = logging.getLogger(__name__)
 
+_CLOCK_REALTIME = 0
 _CLOCK_MONOTONIC = 1
 _TFD_TIMER_ABSTIME = 1
+_TFD_TIMER_CANCEL_ON_SET = 2
+#: how often a clock without a step notification looks for a wall-clock step
+WALL_STEP_POLL = 30.0
 _TFD_CLOEXEC = 0o2000000
 _TFD_NONBLOCK = 0o4000
 _PR_SET_TIMERSLACK = 29
@@ -58,29 +63,35 @@ def _libc() -> ctypes.CDLL | None:
 class _TimerFd:
     """A CLOCK_MONOTONIC timerfd driven through ctypes (Python 3.11 has no ``os.timerfd_*``)."""
 
-    def __init__(self, libc: ctypes.CDLL) -> None:
+    def __init__(self, libc: ctypes.CDLL, clock_id: int = _CLOCK_MONOTONIC) -> None:
         self._settime = libc.timerfd_settime
         self._settime.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Itimerspec), ctypes.c_void_p]
-        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_CLOEXEC | _TFD_NONBLOCK)
+        fd = libc.timerfd_create(clock_id, _TFD_CLOEXEC | _TFD_NONBLOCK)
         if fd < 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
         self.fd: int = fd
         self._spec = _Itimerspec()
 
-    def arm(self, deadline: float) -> None:
+    def arm(self, deadline: float, flags: int = _TFD_TIMER_ABSTIME) -> None:
         sec = int(deadline)
         self._spec.it_value.tv_sec = sec
         self._spec.it_value.tv_nsec = max(1, int((deadline - sec) * 1e9))
-        if self._settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(self._spec), None) != 0:
+        if self._settime(self.fd, flags, ctypes.byref(self._spec), None) != 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
 
-    def drain(self) -> None:
+    def drain(self) -> bool:
+        """Consume an expiry; return False when the read says the clock was set (ECANCELED)."""
         try:
             os.read(self.fd, 8)
         except BlockingIOError:
             pass
+        except OSError as exc:
+            if exc.errno == errno.ECANCELED:
+                return False
+            raise
+        return True
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -206,6 +217,14 @@ class EngineClock(abc.ABC):
     def spin_until(self, deadline: float) -> None:
         """Busy-wait until *deadline*; a no-op for clocks that cannot spin."""
 
+    async def wait_wall_step(self) -> None:
+        """Return when the wall clock may have been stepped (set, NTP step, resume from suspend).
+
+        The caller compares ``wall() - now()`` with what it saw before. The default looks
+        every :data:`WALL_STEP_POLL` seconds; clocks that are told of steps return at once.
+        """
+        await trio.sleep(WALL_STEP_POLL)
+
     def close(self) -> None:
         """Release any OS resources."""
 
@@ -220,6 +239,7 @@ class TrioClock(EngineClock):
 
     def __init__(self, wall_start: _dt.datetime | float | None = None) -> None:
         self._scope: trio.CancelScope | None = None
+        self._stepped = trio.Event()
         self._mono0 = trio.current_time()
         if wall_start is None:
             self._wall0 = time.time()
@@ -233,6 +253,15 @@ class TrioClock(EngineClock):
 
     def wall(self) -> float:
         return self._wall0 + (trio.current_time() - self._mono0)
+
+    def step(self, seconds: float) -> None:
+        """Step the virtual wall clock by *seconds* (as NTP or ``date -s`` would); monotonic time is unchanged."""
+        self._wall0 += seconds
+        self._stepped.set()
+        self._stepped = trio.Event()
+
+    async def wait_wall_step(self) -> None:
+        await self._stepped.wait()
 
     async def wait_until(self, target: float, early: bool = False) -> bool:
         with trio.CancelScope() as scope:
@@ -282,10 +311,26 @@ class PreciseClock(EngineClock):
                 pass
         # trio's clock and CLOCK_MONOTONIC differ by a constant offset
         self._trio_offset = trio.current_time() - time.monotonic()
+        #: a CLOCK_REALTIME timerfd armed far ahead with TFD_TIMER_CANCEL_ON_SET: readable when the clock is set
+        self._step_timer: _TimerFd | None = None
+        if libc is not None:
+            try:
+                self._step_timer = _TimerFd(libc, _CLOCK_REALTIME)
+                self._step_timer.arm(time.time() + 10 * 365 * 86400, _TFD_TIMER_ABSTIME | _TFD_TIMER_CANCEL_ON_SET)
+            except (OSError, AttributeError) as exc:
+                log.debug("no wall-clock step notification (%s); polling every %gs", exc, WALL_STEP_POLL)
+                if self._step_timer is not None:
+                    self._step_timer.close()
+                self._step_timer = None
 
     @property
     def uses_timerfd(self) -> bool:
         return self._timer is not None
+
+    @property
+    def notices_wall_steps(self) -> bool:
+        """Whether the kernel tells this clock when CLOCK_REALTIME is set (else it polls)."""
+        return self._step_timer is not None
 
     def now(self) -> float:
         return time.monotonic()
@@ -380,10 +425,27 @@ class PreciseClock(EngineClock):
         while monotonic() < deadline:
             pass
 
+    async def wait_wall_step(self) -> None:
+        """Return when the kernel says CLOCK_REALTIME was set (timerfd ``TFD_TIMER_CANCEL_ON_SET``).
+
+        Also returns every :data:`WALL_STEP_POLL` seconds, which catches what the kernel does
+        not report as a set (the monotonic clock stands still during suspend)."""
+        timer = self._step_timer
+        if timer is None:
+            await trio.sleep(WALL_STEP_POLL)
+            return
+        with trio.move_on_after(WALL_STEP_POLL):
+            await trio.lowlevel.wait_readable(timer.fd)
+        if not timer.drain():
+            timer.arm(time.time() + 10 * 365 * 86400, _TFD_TIMER_ABSTIME | _TFD_TIMER_CANCEL_ON_SET)
+
     def close(self) -> None:
         if self._timer is not None:
             self._timer.close()
             self._timer = None
+        if self._step_timer is not None:
+            self._step_timer.close()
+            self._step_timer = None
         if self._old_slack is not None:
             self._prctl(_PR_SET_TIMERSLACK, self._old_slack, 0, 0, 0)
             self._old_slack = None

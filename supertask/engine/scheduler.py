@@ -17,24 +17,31 @@ instead of bursting; smaller delays are caught up.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import heapq
 import itertools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
+from ..durations import format_duration
 from ..errors import SchedulerError, SpecError
-from ..model import JobSpec, Overrun, Run, TriggerSpec
+from ..model import JobSpec, Misfire, Overrun, Run, TriggerSpec
 from ..runners import PayloadFailed, Runner, build_runner
 from ..sinks import Sink, StdoutSink
-from ..triggers import CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
+from ..triggers import BoundedTrigger, CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
+from ..triggers.misfire import ON_TIME, MisfirePlan, plan_misfires
 from .clock import EngineClock, PreciseClock, TrioClock
 from .spin import SpinTuner, auto_spin
 from .stats import JobCounters, JobStats
 from .task import Task
+
+if TYPE_CHECKING:
+    from ..schedule import Schedule
 
 __all__ = ["Job", "Scheduler", "auto_spin", "default_clock", "parse_overrun"]
 
@@ -47,6 +54,8 @@ CATCH_UP_WITHIN = 1e-3
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
 FAILURE_SUMMARY_EVERY = 10.0
+#: a change of the wall-clock/monotonic offset larger than this is a clock step
+CLOCK_STEP_THRESHOLD = 0.5
 
 
 def default_clock() -> EngineClock:
@@ -106,6 +115,12 @@ class Job:
         duration: float | None,
         spin: float,
         auto: bool = False,
+        start: _dt.datetime | None = None,
+        end: _dt.datetime | None = None,
+        jitter: float | None = None,
+        jitter_mode: Literal["random", "hash"] = "random",
+        misfire: Misfire | None = None,
+        last_fired: _dt.datetime | None = None,
     ) -> None:
         self.name = name
         self.trigger = trigger
@@ -117,6 +132,17 @@ class Job:
         self.spin = spin
         #: sizes the spin from observed wake-up delays when it is automatic (None: a fixed spin)
         self.spin_tuner = SpinTuner(spin) if auto and 0 < spin < getattr(trigger, "period", 0.0) else None
+        #: wall-clock bounds: no run before start or after end
+        self.start = start
+        self.end = end
+        #: seconds each run is delayed by at most, and how (random per run, or a fixed hash of the name)
+        self.jitter = jitter
+        self.jitter_mode = jitter_mode
+        #: what to do about calendar instants missed while stopped, blocked or across a clock jump
+        self.misfire = misfire or Misfire()
+        #: the latest calendar instant this job fired for: give it (from the store) when re-adding a
+        #: job after a restart, so that instants missed while the scheduler was down follow ``misfire``
+        self.last_fired = last_fired
         self.state: dict[str, Any] = {}
         self.counters = JobCounters()
         #: the exception of the most recent failed run (a PayloadFailed carries the exit code)
@@ -128,6 +154,14 @@ class Job:
         self._anchor = 0.0
         self._first_due = 0.0
         self._due_wall: _dt.datetime | None = None
+        #: missed instants still to run (catch-up) and the wall time up to which instants are handled
+        self._catchup: list[_dt.datetime] = []
+        self._resume_after: _dt.datetime | None = None
+        self._jitter_now = 0.0
+        self._catching = False
+        self._peek: tuple[_dt.datetime, _dt.datetime | None] | None = None
+        #: how to rebuild the trigger when the job starts (anchors "now" at the real start)
+        self._rebuild: Callable[[_dt.datetime], Trigger] | None = None
         self._end_at: float | None = None
         self._tick = 0
         self._runs = 0
@@ -202,6 +236,10 @@ class Scheduler:
         self._stop_grace: float | None = None
         #: set when a sink or payload found stdout closed (``| head``)
         self.stdout_closed = False
+        #: wall clock minus monotonic clock, to notice wall-clock steps
+        self._wall_offset = 0.0
+        #: wall-clock steps noticed so far
+        self.clock_steps = 0
 
     # ------------------------------------------------------------ public API
 
@@ -217,7 +255,7 @@ class Scheduler:
 
     def add(
         self,
-        when: Trigger | TriggerSpec | str,
+        when: Trigger | TriggerSpec | Schedule | str,
         payload: Runner | Callable[..., Any] | str | Any,
         *,
         name: str | None = None,
@@ -226,12 +264,18 @@ class Scheduler:
         mode: Literal["precise", "relaxed"] = "precise",
         overrun: Overrun | str = "skip",
         spin: float | None = None,
+        start: _dt.datetime | None = None,
+        end: _dt.datetime | None = None,
+        jitter: float | None = None,
+        jitter_mode: Literal["random", "hash"] = "random",
+        misfire: Misfire | str | None = None,
+        last_fired: _dt.datetime | None = None,
     ) -> Job:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
         Args:
-            when: a trigger (:func:`supertask.every`, :func:`supertask.cron`, …), a trigger
-                record, or ``--when`` text such as ``"20ms"`` or ``"@daily"``.
+            when: a schedule (:func:`supertask.every`, :func:`supertask.cron`, ``daily().at("09:00")``, …),
+                a trigger, a trigger record, or ``--when`` text such as ``"20ms"`` or ``"@daily"``.
             payload: a Python callable or coroutine function (receives the ``task``), a
                 runner, a payload record, or payload text (``"python:…"``, ``"cmd:…"``).
             name: unique job name (default: derived from the payload).
@@ -241,6 +285,14 @@ class Scheduler:
                 end of the previous run, like plain ``watch``).
             overrun: ``skip`` (default), ``queue``, ``cancel`` or ``concurrent[:N]``.
             spin: seconds of final busy-wait before each deadline (None: automatic).
+            start: no run before this aware datetime; intervals start their grid there.
+            end: no run after this aware datetime.
+            jitter: delay each run by up to this many seconds.
+            jitter_mode: ``random`` (uniform, per run) or ``hash`` (a fixed delay from the job's name).
+            misfire: ``run-once`` (default), ``catch-up[:N]`` or ``skip`` (or a :class:`Misfire`):
+                what a calendar job does about instants that passed while it could not run.
+            last_fired: the latest instant the job fired for before (from a store, after a restart):
+                instants between it and now are misfires.
 
         Raises:
             SpecError: a bad *when*, *payload* or policy value.
@@ -248,8 +300,42 @@ class Scheduler:
         """
         if self._state in ("stopping", "stopped"):
             raise SchedulerError("cannot add a job to a stopped scheduler")
-        trigger = _as_trigger(when)
+        from ..schedule import Schedule
+
+        if isinstance(when, Schedule):
+            # a fluent schedule carries its own bounds and policies; explicit arguments win
+            opts = when.options
+            when = when.spec
+            start = start if start is not None else opts.get("start")
+            end = end if end is not None else opts.get("end")
+            count = count if count is not None else opts.get("count")
+            jitter = jitter if jitter is not None else opts.get("jitter")
+            jitter_mode = opts.get("jitter_mode", jitter_mode)
+            misfire = misfire if misfire is not None else opts.get("misfire")
+        for label, value in (("start", start), ("end", end), ("last_fired", last_fired)):
+            if value is not None and value.tzinfo is None:
+                raise SpecError(f"invalid {label} {value.isoformat()!r}: expected an aware datetime (with a zone)")
+        if start is not None and end is not None and end <= start:
+            raise SpecError(f"invalid end {end.isoformat()!r}: it is not after start {start.isoformat()!r}")
+        if jitter is not None and jitter < 0:
+            raise SpecError(f"invalid jitter {jitter!r}: expected seconds >= 0")
+        if jitter_mode not in ("random", "hash"):
+            raise SpecError(f"invalid jitter mode {jitter_mode!r}: expected random or hash")
+        if isinstance(misfire, str):
+            from ..triggers.misfire import parse_misfire
+
+            misfire = parse_misfire(misfire)
         runner = build_runner(payload)
+        seed = name or runner.description
+        wall_now = self._clock.wall_datetime() if self._clock is not None else _dt.datetime.now(_dt.UTC)
+        trigger = _as_trigger(when, now=wall_now, start=start, seed=seed)
+        rebuild: Callable[[_dt.datetime], Trigger] | None = None
+        if not isinstance(when, Trigger):
+
+            def rebuild(now: _dt.datetime) -> Trigger:
+                return _bounded(_as_trigger(when, now=now, start=start, seed=seed), start, end)
+
+        trigger = _bounded(trigger, start, end)
         if isinstance(overrun, str):
             overrun = parse_overrun(overrun)
         if mode not in ("precise", "relaxed"):
@@ -277,7 +363,14 @@ class Scheduler:
             duration=duration,
             spin=auto_spin(trigger) if spin is None else spin,
             auto=spin is None,
+            start=start,
+            end=end,
+            jitter=jitter or None,
+            jitter_mode=jitter_mode,
+            misfire=misfire,
+            last_fired=last_fired,
         )
+        job._rebuild = rebuild
         self._jobs[unique] = job
         self._active_jobs += 1
         self._all_done = trio.Event() if self._all_done.is_set() else self._all_done
@@ -287,8 +380,13 @@ class Scheduler:
             self._pending.append(job)
         return job
 
-    def add_spec(self, spec: JobSpec) -> Job:
+    def add_spec(self, spec: JobSpec, *, last_fired: _dt.datetime | None = None) -> Job:
         """Add a job described by a model record (what the CLI and timetables produce).
+
+        Args:
+            spec: the job.
+            last_fired: the latest instant the job fired for in an earlier life of the scheduler
+                (the store keeps it): missed instants since then follow the job's misfire policy.
 
         Raises:
             SpecError: a bad value in the record.
@@ -304,6 +402,12 @@ class Scheduler:
             mode=p.mode,
             overrun=p.overrun,
             spin=p.spin,
+            start=p.start,
+            end=p.end,
+            jitter=p.jitter,
+            jitter_mode=p.jitter_mode,
+            misfire=p.misfire,
+            last_fired=last_fired,
         )
 
     def statistics(self) -> list[JobStats]:
@@ -341,6 +445,8 @@ class Scheduler:
                 self._nursery = nursery
                 self._state = "running"
                 pending, self._pending = self._pending, []
+                self._wall_offset = self._clock.wall() - self._clock.now()
+                nursery.start_soon(self._watch_wall_clock, name="supertask wall-clock watch")
                 for job in pending:
                     self._start_job(job)
                 task_status.started(self)
@@ -415,11 +521,82 @@ class Scheduler:
                 tuner.observe(clock.now() - target)  # type: ignore[union-attr]
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
+            if job._token != token:
+                heapq.heappop(heap)
+                continue  # rescheduled to a later time while we waited (a wall-clock step)
+            if job._calendar and self._check_wall_step():
+                continue  # calendar deadlines were recomputed
             heapq.heappop(heap)
             if spin:
                 # the last stretch is busy-waited; nothing but the dispatch lies after it
                 clock.spin_until(deadline)
             self._dispatch(job, deadline)
+
+    async def _watch_wall_clock(self) -> None:
+        """Recompute calendar deadlines when the wall clock is stepped (see :meth:`EngineClock.wait_wall_step`)."""
+        clock = self._clock
+        assert clock is not None
+        while True:
+            await clock.wait_wall_step()
+            if self._state == "running":
+                self._check_wall_step()
+
+    def _check_wall_step(self) -> bool:
+        """If the wall clock moved against the monotonic clock, move the calendar deadlines; return whether it did.
+
+        Forward steps make passed instants due at once (they follow the misfire policy);
+        after a backward step a job waits for its next instant, and instants it already
+        fired for are not fired again. Interval jobs keep their monotonic grid.
+        """
+        clock = self._clock
+        assert clock is not None
+        now = clock.now()
+        wall = clock.wall()
+        delta = (wall - now) - self._wall_offset
+        if abs(delta) < CLOCK_STEP_THRESHOLD:
+            return False
+        self._wall_offset = wall - now
+        self.clock_steps += 1
+        wall_now = _dt.datetime.fromtimestamp(wall, _dt.UTC)
+        moved = 0
+        for job in self._jobs.values():
+            if (
+                job._interval
+                and job._runs == 0
+                and job._token != -1
+                and job.start is not None
+                and job.start.timestamp() > wall
+            ):
+                # an interval waiting for its --start: the start is a wall-clock time
+                job._anchor = job._first_due = now + (job.start.timestamp() - wall)
+                self._push(job, job._anchor + job._jitter_now)
+                moved += 1
+                continue
+            if not (job._calendar and job._scheduling and job._token != -1 and job._due_wall is not None):
+                continue
+            if job._catching:
+                continue  # a planned catch-up run: due at once anyway
+            trigger = job.trigger
+            assert isinstance(trigger, CalendarTrigger)
+            if delta < 0:
+                # back in time: the next instant after now, but never one already fired for
+                after = wall_now - _dt.timedelta(microseconds=1)
+                if job.last_fired is not None and job.last_fired.timestamp() > after.timestamp():
+                    after = job.last_fired
+                nxt = trigger.next_after(after)
+                if nxt is None:
+                    self._finish_scheduling(job)
+                    continue
+                job._due_wall = nxt
+            self._push(job, now + (job._due_wall.timestamp() - wall) + job._jitter_now)
+            moved += 1
+        log.warning(
+            "wall clock stepped by %+.3fs (now %s): %d calendar deadline(s) recomputed; intervals keep their grid",
+            delta,
+            wall_now.isoformat(timespec="seconds"),
+            moved,
+        )
+        return True
 
     def _push(self, job: Job, deadline: float) -> None:
         token = next(self._seq)
@@ -433,25 +610,91 @@ class Scheduler:
         clock = self._clock
         assert clock is not None
         now = clock.now()
+        wall = clock.wall()
+        wall_now = _dt.datetime.fromtimestamp(wall, _dt.UTC)
         job._scheduling = True
+        if job._rebuild is not None:
+            job.trigger = job._rebuild(wall_now)  # "now" anchors (calendar intervals, unions) at the real start
         job._anchor = now
         if job.duration is not None:
             job._end_at = now + job.duration
+        if job.end is not None and not job._calendar:
+            end_at = now + (job.end.timestamp() - wall) + 1e-6  # a run exactly at the end still runs
+            job._end_at = end_at if job._end_at is None else min(job._end_at, end_at)
         if isinstance(job.trigger, CalendarTrigger):
-            first = job.trigger.next_after(clock.wall_datetime())
+            trigger = job.trigger
+            first: _dt.datetime | None = None
+            deadline = now
+            if job.last_fired is not None:
+                missed = trigger.next_after(job.last_fired)
+                if missed is not None and missed.timestamp() <= wall:
+                    plan = plan_misfires(trigger, missed, wall_now, job.misfire, on_time=ON_TIME + (job.jitter or 0.0))
+                    job._resume_after = wall_now
+                    self._note_misfires(job, plan, "while the scheduler was stopped")
+                    if plan.run:
+                        first, job._catchup = plan.run[0], plan.run[1:]
+                        job._catching = True
+                        job._tick += plan.skipped
             if first is None:
-                log.warning("job %r never fires: its trigger has no time after now", job.name)
-                self._finish_scheduling(job)
-                return
+                # an instant exactly now fires now
+                after = job._resume_after or (wall_now - _dt.timedelta(microseconds=1))
+                first = trigger.next_after(after)
+                if first is None:
+                    log.warning("job %r never fires: its trigger has no time after now", job.name)
+                    self._finish_scheduling(job)
+                    return
+                deadline = now + (first.timestamp() - wall) + self._jitter(job)
             job._due_wall = first
-            deadline = now + (first.timestamp() - clock.wall())
         else:
             deadline = now
+            if job.start is not None and job.start.timestamp() > wall:
+                deadline = job._anchor = now + (job.start.timestamp() - wall)
+            deadline += self._jitter(job)
         job._first_due = deadline
         if job._end_at is not None and deadline >= job._end_at:
+            log.info("job %r: its first time is after its end: it does not run", job.name)
             self._finish_scheduling(job)
             return
+        if deadline - now >= 1.0:
+            due = job._due_wall or _dt.datetime.fromtimestamp(wall + deadline - now, _dt.UTC)
+            log.info(
+                "job %r: first run at %s (in %s)",
+                job.name,
+                _format_instant(due, getattr(job.trigger, "tz", None)),
+                format_duration(deadline - now),
+            )
         self._push(job, deadline)
+
+    def _jitter(self, job: Job) -> float:
+        """The delay of the next run: uniform in [0, jitter), or a fixed fraction hashed from the job's name."""
+        j = job.jitter
+        if not j:
+            return 0.0
+        if job.jitter_mode == "hash":
+            digest = hashlib.sha256(job.name.encode()).digest()
+            offset = int.from_bytes(digest[:8], "big") / 2**64 * j
+        else:
+            offset = random.uniform(0.0, j)
+        job._jitter_now = offset
+        return offset
+
+    def _note_misfires(self, job: Job, plan: MisfirePlan, why: str) -> None:
+        """Count and report the instants a misfire plan skips."""
+        if plan.skipped:
+            job.counters.skipped += plan.skipped
+            if self._run_sinks:
+                self._skipped(job, job._tick, plan.skipped, None, plan.first_skipped or job._due_wall)
+        if plan.skipped or len(plan.run) > 1 or why != "late":
+            log.info(
+                "job %r: %s%d calendar instant(s) missed %s; misfire policy %s: %d run now, %d skipped",
+                job.name,
+                "at least " if plan.approximate else "",
+                plan.skipped + len(plan.run),
+                why,
+                job.misfire.kind,
+                len(plan.run),
+                plan.skipped,
+            )
 
     def _dispatch(self, job: Job, deadline: float) -> None:
         clock = self._clock
@@ -468,8 +711,29 @@ class Scheduler:
                     job._tick += missed
                     job.counters.skipped += missed
                     deadline = job._anchor + job._tick * period
-        elif job._calendar and job._due_wall is not None and self._coalesce_calendar(job):
-            deadline = clock.now() + (job._due_wall.timestamp() - clock.wall())
+        elif job._calendar and job._due_wall is not None:
+            if job._catching:
+                job._catching = False  # this instant comes from a misfire plan: it runs as planned
+            else:
+                trigger = job.trigger
+                assert isinstance(trigger, CalendarTrigger)
+                wall_now = clock.wall_datetime()
+                wall_ts = wall_now.timestamp()
+                late = wall_ts - job._due_wall.timestamp() - job._jitter_now
+                nxt = trigger.next_after(job._due_wall)
+                job._peek = (job._due_wall, nxt)  # _schedule_next reuses it
+                if late > ON_TIME or (nxt is not None and nxt.timestamp() <= wall_ts):
+                    on_time = ON_TIME + (job.jitter or 0.0)
+                    plan = plan_misfires(trigger, job._due_wall, wall_now, job.misfire, on_time=on_time)
+                    job._resume_after = wall_now
+                    self._note_misfires(job, plan, "late")
+                    if not plan.run:
+                        job._tick += plan.skipped - 1
+                        self._schedule_next(job, now)
+                        return
+                    job._tick += plan.skipped
+                    job._due_wall, job._catchup = plan.run[0], plan.run[1:]
+                    deadline = now
         if job._end_at is not None and deadline >= job._end_at:
             self._finish_scheduling(job)
             return
@@ -490,32 +754,13 @@ class Scheduler:
                 return
         self._start_run(job, job._tick, deadline, now)
 
-    def _coalesce_calendar(self, job: Job) -> bool:
-        """When several calendar instants are due at once, keep the latest; count the rest as skipped.
-
-        Returns whether the due instant moved."""
-        assert self._clock is not None and job._due_wall is not None
-        trigger = job.trigger
-        assert isinstance(trigger, CalendarTrigger)
-        wall_now = self._clock.wall_datetime()
-        moved = False
-        for _ in range(100_000):
-            nxt = trigger.next_after(job._due_wall)
-            if nxt is None or nxt > wall_now:
-                break
-            if self._run_sinks:
-                self._skipped(job, job._tick, 1, None, job._due_wall)
-            job._due_wall = nxt
-            job._tick += 1
-            job.counters.skipped += 1
-            moved = True
-        return moved
-
     def _start_run(self, job: Job, tick: int, due: float, start: float, *, queued: bool = False) -> None:
         clock = self._clock
         assert clock is not None
         task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall)
         job._runs += 1
+        if job._due_wall is not None:
+            job.last_fired = job._due_wall
         last = (job.count is not None and job._runs >= job.count) or isinstance(job.trigger, OnceTrigger)
         job.counters.lateness.add(start - due if start > due else 0.0)
         if self._run_sinks:
@@ -588,14 +833,27 @@ class Scheduler:
         job._tick += 1
         if job._interval:
             deadline = job._anchor + job._tick * job._period if job.mode == "precise" else now + job._period
+            deadline += self._jitter(job)
         elif isinstance(trigger, CalendarTrigger):
             assert job._due_wall is not None
-            nxt = trigger.next_after(job._due_wall)
+            if job._catchup:
+                # the next missed instant of a catch-up: at once
+                job._due_wall = job._catchup.pop(0)
+                job._catching = True
+                self._push(job, clock.now())
+                return
+            after = job._due_wall
+            if job._resume_after is not None:
+                if job._resume_after.timestamp() > after.timestamp():
+                    after = job._resume_after
+                job._resume_after = None
+            peek, job._peek = job._peek, None
+            nxt = peek[1] if peek is not None and peek[0] is after else trigger.next_after(after)
             if nxt is None:
                 self._finish_scheduling(job)
                 return
             job._due_wall = nxt
-            deadline = clock.now() + (nxt.timestamp() - clock.wall())
+            deadline = clock.now() + (nxt.timestamp() - clock.wall()) + self._jitter(job)
         else:
             self._finish_scheduling(job)
             return
@@ -761,11 +1019,36 @@ class Scheduler:
         f.last_summary = time.monotonic()
 
 
-def _as_trigger(when: Trigger | TriggerSpec | str) -> Trigger:
+def _format_instant(t: _dt.datetime, tz: Any) -> str:
+    from ..timezones import local_zone
+
+    return t.astimezone(tz or local_zone()).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def _as_trigger(
+    when: Trigger | TriggerSpec | str,
+    *,
+    now: _dt.datetime | None = None,
+    start: _dt.datetime | None = None,
+    seed: str | None = None,
+) -> Trigger:
     if isinstance(when, Trigger):
         return when
     if isinstance(when, str):
         from ..when import parse_when
 
         when = parse_when(when)
-    return build_trigger(when)
+    return build_trigger(when, now=now, start=start, seed=seed)
+
+
+def _bounded(trigger: Trigger, start: _dt.datetime | None, end: _dt.datetime | None) -> Trigger:
+    """Apply --start/--end to a calendar trigger (intervals keep them in the engine, on the monotonic clock)."""
+    if start is None and end is None:
+        return trigger
+    if isinstance(trigger, OnceTrigger) and start is not None:
+        from ..triggers import AtTrigger
+
+        trigger = AtTrigger(start)
+    if isinstance(trigger, CalendarTrigger):
+        return BoundedTrigger(trigger, start, end)
+    return trigger
