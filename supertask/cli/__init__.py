@@ -25,6 +25,9 @@ Examples:
   supertask run --when=1s -- cmd:date +%T.%N
   supertask run --when='*/5 * * * * *' -- cmd:echo every five seconds
   supertask run --when=10kHz --for 5s -c python:pass --stats
+  supertask run                                  # the jobs of ./supertask.yaml
+  supertask run --file ops/timetable.yaml        # also .yml .json .toml, task.py, https://
+  supertask list-namespaces ; supertask list-jobs --ns=ID ; supertask history --ns=ID --job=NAME --last 20
 """
 
 
@@ -40,6 +43,10 @@ def build_app():  # type: ignore[no-untyped-def]
         version=_version(),
     )
     app.command("supertask.cli.run:run", name="run")
+    app.command("supertask.cli.validate:validate", name="validate")
+    app.command("supertask.cli.listing:list_namespaces", name="list-namespaces")
+    app.command("supertask.cli.listing:list_jobs", name="list-jobs")
+    app.command("supertask.cli.listing:history", name="history")
     return app
 
 
@@ -72,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
-_HELP_REQUESTS = (["--help"], ["-h"], ["run", "--help"], ["run", "-h"])
+_HELP_REQUESTS = (
+    ["--help"],
+    ["-h"],
+    *([cmd, flag] for cmd in ("run", "validate", "list-namespaces", "list-jobs", "history") for flag in ("--help", "-h")),
+)
 
 
 def _print_help(args: list[str]) -> bool:

@@ -24,7 +24,7 @@ log = logging.getLogger("supertask")
 def run(
     *payload: str,
     command: Annotated[str | None, Parameter(name=["--command", "-c"])] = None,
-    when: str = "once",
+    when: str | None = None,
     count: int | None = None,
     for_: Annotated[str | None, Parameter(name="--for")] = None,
     exec_: Annotated[bool, Parameter(name="--exec", negative="")] = False,
@@ -38,8 +38,15 @@ def run(
     stats: Annotated[bool, Parameter(negative="")] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["--quiet", "-q"], negative="")] = False,
+    file: Annotated[list[str] | None, Parameter(name=["--file", "-f"], negative="")] = None,
+    store: str | None = None,
+    ns: str | None = None,
+    history: Literal["auto", "all", "aggregate", "none"] | None = None,
+    watch: bool = True,
 ) -> int:
-    """Run a job: a payload on a schedule.
+    """Run a job: a payload on a schedule, or the jobs of timetable files.
+
+    Without a payload and without --file, the jobs of ./supertask.yaml (or .yml, .json, .toml) run.
 
     The payload comes from -c/--command or from the arguments after --:
     python:CODE runs Python in-process (an expression's non-None value is printed;
@@ -63,7 +70,7 @@ def run(
     command
         The payload as one string (instead of arguments after --).
     when
-        When to run (see WHEN forms above).
+        When to run (see WHEN forms above); default once. With --file, overrides the schedule of every job.
     count
         Stop after this many runs.
     for_
@@ -92,6 +99,20 @@ def run(
         Log more (debug).
     quiet
         Log only errors.
+    file
+        A timetable (.yaml, .yml, .json, .toml; also the original Supertask's format), a Python task file
+        (.py with a '# /// task' block), or an http(s):// URL of one. Repeat for several.
+    store
+        Where namespaces, jobs and run history go: memory://, sqlite:///path.db, postgresql://user@host/db
+        (?schema=NAME&prefix=P&retention=N). Default: $SUPERTASK_STORE, else SQLite in the user's data directory.
+        Jobs given on the command line are recorded only with --store, $SUPERTASK_STORE or --ns.
+    ns
+        Namespace of the jobs (default: the file's meta.namespace, else a digest of host, user and source).
+    history
+        Which runs the store records: auto (every run of jobs slower than 1 Hz, 10 s summaries of faster ones),
+        all, aggregate or none. Default: each job's own setting (auto).
+    watch
+        Reload timetable files when they change (added, changed and removed jobs; others keep their timing).
     """
     from ..durations import parse_duration
     from ..errors import SpecError
@@ -101,10 +122,26 @@ def run(
 
     _setup_logging(verbose=verbose, quiet=quiet)
     tokens = list(payload)
+    if file or (not tokens and command is None):
+        from ._files import default_source, run_files
+
+        if tokens or command is not None:
+            raise SpecError("give either a payload or --file, not both")
+        return run_files(
+            file or [default_source()],
+            ns=ns,
+            when=when,
+            store_url=store,
+            history=history,
+            watch=watch,
+            grace=parse_duration(grace, what="--grace", allow_zero=True),
+            show_stats=stats,
+        )
     if command is not None:
         if tokens:
             raise SpecError(f"give the payload once: -c {command!r} and arguments {' '.join(tokens)!r} were both given")
         tokens = [command]
+    when = "once" if when is None else when
     spec = parse_payload(tokens, exec_argv=exec_)
     trigger = parse_when(when, tz=tz)
     if isinstance(trigger, At):
@@ -134,6 +171,11 @@ def run(
         policy=Policy(mode=mode, overrun=parse_overrun(overrun), count=count, duration=duration, spin=spin_s),
     )
 
+    record = None
+    if store is not None or ns is not None or os.environ.get("SUPERTASK_STORE"):
+        record = _command_line_store(job, store, ns, history)
+        job = record[1]
+
     import gc
 
     import trio
@@ -147,6 +189,7 @@ def run(
         grace_s,
         stats,
         outcome,
+        record[0] if record else None,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -160,14 +203,38 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome) -> None:
+def _command_line_store(job: JobSpec, store: str | None, ns: str | None, history: str | None) -> tuple[Any, JobSpec]:
+    """Record a command-line job in the store, in namespace --ns or one derived from the command text."""
+    import msgspec
+
+    from ..model import Namespace, Origin
+    from ..sinks.store import StoreSink
+    from ..store import open_store
+    from ..timetable import _user, namespace_digest
+
+    import socket
+
+    origin = Origin(source=f"command line: {job.meta.name}", host=socket.gethostname(), user=_user())
+    namespace = Namespace(id=ns or namespace_digest(origin.source or ""), origin=origin)
+    job = msgspec.structs.replace(
+        job,
+        namespace=namespace.id,
+        history=history or job.history,
+        meta=msgspec.structs.replace(job.meta, origin=origin),
+    )
+    st = open_store(store)
+    st.save_namespace(namespace, [job], replace=False)
+    return StoreSink(st, [job]), job
+
+
+async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome, store_sink: Any = None) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
     from ..sinks import StdoutSink
 
-    sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace)
+    sched = Scheduler(sinks=[StdoutSink(), *([store_sink] if store_sink else [])], shutdown_grace=grace)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)

@@ -120,8 +120,11 @@ class Job:
         count: int | None,
         duration: float | None,
         spin: float,
+        namespace: str | None = None,
     ) -> None:
         self.name = name
+        #: the namespace the job belongs to (names are unique within a namespace)
+        self.namespace = namespace
         self.trigger = trigger
         self.runner = runner
         self.mode = mode
@@ -238,6 +241,7 @@ class Scheduler:
         mode: Literal["precise", "relaxed"] = "precise",
         overrun: Overrun | str = "skip",
         spin: float | None = None,
+        namespace: str | None = None,
     ) -> Job:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
@@ -253,6 +257,7 @@ class Scheduler:
                 end of the previous run, like plain ``watch``).
             overrun: ``skip`` (default), ``queue``, ``cancel`` or ``concurrent[:N]``.
             spin: seconds of final busy-wait before each deadline (None: automatic).
+            namespace: the namespace of the job; names need only be unique within one.
 
         Raises:
             SpecError: a bad *when*, *payload* or policy value.
@@ -276,7 +281,7 @@ class Scheduler:
             raise SpecError(f"invalid spin {spin!r}: expected seconds >= 0")
         base = name or runner.description
         unique, n = base, 1
-        while unique in self._jobs:
+        while _job_key(namespace, unique) in self._jobs:
             n += 1
             unique = f"{base}#{n}"
         job = Job(
@@ -288,8 +293,9 @@ class Scheduler:
             count=count,
             duration=duration,
             spin=auto_spin(trigger) if spin is None else spin,
+            namespace=namespace,
         )
-        self._jobs[unique] = job
+        self._jobs[_job_key(namespace, unique)] = job
         self._active_jobs += 1
         self._all_done = trio.Event() if self._all_done.is_set() else self._all_done
         if self._state == "running":
@@ -308,14 +314,33 @@ class Scheduler:
         p = spec.policy
         return self.add(
             spec.trigger,
-            spec.payload,
+            build_runner(spec.payload, spec.runtime),
             name=spec.meta.name,
             count=p.count,
             duration=p.duration,
             mode=p.mode,
             overrun=p.overrun,
             spin=p.spin,
+            namespace=spec.namespace,
         )
+
+    def get_job(self, name: str, namespace: str | None = None) -> Job | None:
+        """The job named *name* in *namespace*, or None."""
+        return self._jobs.get(_job_key(namespace, name))
+
+    def remove(self, job: Job) -> None:
+        """Stop scheduling *job* and forget it (its name can be reused); a run in flight may finish."""
+        key = _job_key(job.namespace, job.name)
+        if self._jobs.get(key) is not job:
+            return
+        del self._jobs[key]
+        if job in self._pending:
+            self._pending.remove(job)
+            job._scheduling = False
+        if job._scheduling:
+            self._finish_scheduling(job)
+        elif not job._done.is_set() and not job._running:
+            self._maybe_done(job)
 
     def statistics(self) -> list[JobStats]:
         """Snapshots of every job's statistics."""
@@ -520,7 +545,7 @@ class Scheduler:
     def _start_run(self, job: Job, tick: int, due: float, start: float, *, queued: bool = False) -> None:
         clock = self._clock
         assert clock is not None
-        task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall)
+        task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall, job.namespace)
         job._runs += 1
         last = (job.count is not None and job._runs >= job.count) or isinstance(job.trigger, OnceTrigger)
         job.counters.lateness.add(start - due if start > due else 0.0)
@@ -669,6 +694,7 @@ class Scheduler:
             job=job.name,
             tick=task.tick,
             count=task.count,
+            namespace=job.namespace,
             scheduled=task._due_wall.astimezone(_dt.UTC) if task._due_wall else self._wall(due),
             outcome=outcome,  # type: ignore[arg-type]
             started=self._wall(start),
@@ -692,7 +718,7 @@ class Scheduler:
     def _skipped(self, job: Job, tick: int, n: int, due: float | None, due_wall: _dt.datetime | None = None) -> None:
         """Tell the run sinks that *n* ticks from *tick* on were skipped."""
         scheduled = due_wall.astimezone(_dt.UTC) if due_wall is not None else self._wall(due or 0.0)
-        run = Run(job=job.name, tick=tick, scheduled=scheduled, outcome="skipped", skipped=n)
+        run = Run(job=job.name, namespace=job.namespace, tick=tick, scheduled=scheduled, outcome="skipped", skipped=n)
         for sink in self._run_sinks:
             try:
                 sink.run_ended(run)
@@ -765,6 +791,10 @@ class Scheduler:
             )
             f.unreported = 0
         f.last_summary = time.monotonic()
+
+
+def _job_key(namespace: str | None, name: str) -> str:
+    return name if namespace is None else f"{namespace}\x00{name}"
 
 
 def _as_trigger(when: Trigger | TriggerSpec | str) -> Trigger:
