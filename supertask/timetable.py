@@ -399,9 +399,10 @@ class _Context:
         m = re.match(r"Expected `(.+?)`, got `(.+?)`", message)
         if m:
             return self.error(path, f"expected {m.group(1)}, got {m.group(2)}")
-        m = re.match(r"Invalid value (.+)", message)
+        m = re.match(r"Invalid (?:enum )?value (.+)", message)
         if m:
-            return self.error(path, f"invalid value {m.group(1)}{_choices_at(root, path)}")
+            value = m.group(1).strip("`")
+            return self.error(path, f"invalid value {value}{_choices_at(root, path)}")
         return self.error(path, message[:1].lower() + message[1:])
 
 
