@@ -167,7 +167,6 @@ class NodeScript(Base, frozen=True, tag="node", tag_field="kind"):
 PayloadSpec = PythonCode | ShellCommand | ExecArgv | PythonFile | PythonEntrypoint | UvScript | DockerRun | NodeScript
 
 
-
 class Step(Base, frozen=True, kw_only=True):
     """One step of a :class:`Steps` payload; ``enabled=False`` (the original format's ``if: false``) skips it."""
 
@@ -177,7 +176,7 @@ class Step(Base, frozen=True, kw_only=True):
 
 
 class Steps(Base, frozen=True, tag="steps", tag_field="kind"):
-    """Several payloads run in order within one run (the original Supertask's ``steps``); the first failure ends the run."""
+    """Several payloads run in order within one run (the original Supertask's ``steps``); a failure ends the run."""
 
     steps: list[Step]
 

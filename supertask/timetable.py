@@ -542,8 +542,6 @@ def _load_json(text: str, display: str) -> tuple[Any, Any]:
     except json.JSONDecodeError as exc:
         raise TimetableError(f"{display}:{exc.lineno}: invalid JSON: {exc.msg} at column {exc.colno}") from None
     try:  # JSON is YAML: its node tree gives the lines of fields
-        import yaml
-
         loader = _yaml_loader()(text)
         try:
             node = loader.get_single_node()
@@ -601,9 +599,7 @@ def _toml_locator(text: str) -> Any:
 # ---------------------------------------------------------------- building jobs
 
 
-def _namespace(
-    meta: DocMeta, resource: str, origin: Origin, override: str | None, ctx: _Context | None
-) -> Namespace:
+def _namespace(meta: DocMeta, resource: str, origin: Origin, override: str | None, ctx: _Context | None) -> Namespace:
     ns = override or meta.namespace or namespace_digest(resource, host=origin.host, user=origin.user)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}", ns):
         message = f"invalid namespace {ns!r}: expected letters, digits and _ . : @ - (at most 128)"
@@ -673,7 +669,9 @@ def _uses(
         return _payload_from_text(ctx, (*path, "run"), f"cmd:{run}", False)
     if uses == "python":
         return _payload_from_text(ctx, (*path, "run"), f"python:{run}", False)
-    raise ctx.error((*path, "uses"), f"unknown step kind {uses!r}: expected python-entrypoint, python-file, cmd or python")
+    raise ctx.error(
+        (*path, "uses"), f"unknown step kind {uses!r}: expected python-entrypoint, python-file, cmd or python"
+    )
 
 
 def _resolve_file(file: str, base: Path) -> str:
@@ -723,7 +721,9 @@ def _from_document(
         path: Path_ = ("jobs", i)
         job_id = j.id or j.name
         if job_id in seen:
-            raise ctx.error((*path, "name"), f"duplicate job {job_id!r} (also jobs[{seen[job_id]}]): expected unique names")
+            raise ctx.error(
+                (*path, "name"), f"duplicate job {job_id!r} (also jobs[{seen[job_id]}]): expected unique names"
+            )
         seen[job_id] = i
         if j.when is not None and j.cron is not None:
             raise ctx.error((*path, "cron"), "give either when or cron")
@@ -998,7 +998,7 @@ def _task_file(
         raise ctx.error(("when",), "give either when or cron")
     when_text = when_override or block.when or block.cron
     if not when_text:
-        raise ctx.error((), "the task block has no schedule: expected cron = \"...\" or when = \"...\"")
+        raise ctx.error((), 'the task block has no schedule: expected cron = "..." or when = "..."')
     trigger = (
         _when(ctx, ("when",), when_text, block.tz)
         if when_override or block.when

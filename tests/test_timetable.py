@@ -78,7 +78,9 @@ def test_one_schema_in_yaml_json_and_toml(tmp_path: Path, name: str, text: str) 
     assert (disk.meta.name, disk.trigger, disk.payload) == ("disk", Every(period=60.0), ShellCommand(script="df -h /"))
     assert disk.runtime.env == {"FOO": "1"} and disk.runtime.timeout == 30.0
     assert disk.meta.authors == ["ops@example.org"] and disk.meta.origin.source == str(tmp_path / name)
-    assert fn.trigger == Cron(expr="*/5 * * * *") and fn.payload == PythonEntrypoint(target="os.path:join", args=["a", "b"])
+    assert fn.trigger == Cron(expr="*/5 * * * *") and fn.payload == PythonEntrypoint(
+        target="os.path:join", args=["a", "b"]
+    )
     assert disk.namespace == fn.namespace == "ops"
 
 
@@ -90,7 +92,11 @@ def test_one_schema_in_yaml_json_and_toml(tmp_path: Path, name: str, text: str) 
             "jobs:\n  - name: a\n    run: cmd:date\n    colour: red\n",
             "a.yaml:4: at jobs[0].colour: unknown field 'colour'; expected one of: name, id,",
         ),
-        ("b.yaml", "jobs:\n  - name: a\n    run: cmd:date\n    count: many\n", "b.yaml:4: at jobs[0].count: expected int"),
+        (
+            "b.yaml",
+            "jobs:\n  - name: a\n    run: cmd:date\n    count: many\n",
+            "b.yaml:4: at jobs[0].count: expected int",
+        ),
         (
             "c.toml",
             '[[jobs]]\nname = "a"\nrun = "cmd:date"\n\n[[jobs]]\nname = "b"\nwhen = "every banana"\nrun = "cmd:x"\n',

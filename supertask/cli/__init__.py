@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
 _HELP_REQUESTS = (
     ["--help"],
     ["-h"],
-    *([cmd, flag] for cmd in ("run", "validate", "list-namespaces", "list-jobs", "history") for flag in ("--help", "-h")),
+    *(
+        [cmd, flag]
+        for cmd in ("run", "validate", "list-namespaces", "list-jobs", "history")
+        for flag in ("--help", "-h")
+    ),
 )
 
 

@@ -242,10 +242,10 @@ async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable) -> N
             if nj is None:
                 removed += 1
         for name, nj in fresh.items():
-            old = current.get(name)
-            if old is not None and job_version(old) == job_version(nj):
+            prev = current.get(name)
+            if prev is not None and job_version(prev) == job_version(nj):
                 continue
-            if old is not None:
+            if prev is not None:
                 changed += 1
             else:
                 added += 1

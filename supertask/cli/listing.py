@@ -74,16 +74,23 @@ def list_jobs(
     if json:
         print_json(rows)
         return 0
-    header = ("job", "when", "enabled", "last fired", "version", "payload")
+    header: tuple[str, ...] = ("job", "when", "enabled", "last fired", "version", "payload")
     if ns is None:
         header = ("namespace", *header)
     print_table(
         header,
         [
-            (*(() if ns is not None else (r.namespace or "-",)), r.name, r.when, "yes" if r.enabled else "no",
-             when_text(r.last_fired), r.version, _short(r.payload, 60))
+            (
+                *(() if ns is not None else (r.namespace or "-",)),
+                r.name,
+                r.when,
+                "yes" if r.enabled else "no",
+                when_text(r.last_fired),
+                r.version,
+                _short(r.payload, 60),
+            )
             for r in rows
-        ],  # fmt: skip
+        ],
         empty=f"no jobs in {st.url}",
     )
     return 0
@@ -124,7 +131,7 @@ def history(
     if json:
         print_json(rows)
         return 0
-    table = []
+    table: list[tuple[object, ...]] = []
     for r in rows:
         if isinstance(r, Run):
             detail = r.error or ("" if r.result is None else repr(r.result))

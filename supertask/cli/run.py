@@ -205,14 +205,14 @@ class _Outcome:
 
 def _command_line_store(job: JobSpec, store: str | None, ns: str | None, history: str | None) -> tuple[Any, JobSpec]:
     """Record a command-line job in the store, in namespace --ns or one derived from the command text."""
+    import socket
+
     import msgspec
 
     from ..model import Namespace, Origin
     from ..sinks.store import StoreSink
     from ..store import open_store
     from ..timetable import _user, namespace_digest
-
-    import socket
 
     origin = Origin(source=f"command line: {job.meta.name}", host=socket.gethostname(), user=_user())
     namespace = Namespace(id=ns or namespace_digest(origin.source or ""), origin=origin)

@@ -38,9 +38,7 @@ def validate(
     tables = load(sources, ns=ns)
     _check_runners(tables)
     if json:
-        print_json(
-            [{"source": t.source, "format": t.format, "namespace": t.namespace, "jobs": t.jobs} for t in tables]
-        )
+        print_json([{"source": t.source, "format": t.format, "namespace": t.namespace, "jobs": t.jobs} for t in tables])
         return 0
     for t in tables:
         print(f"{t.source}: ok, {t.format}, namespace {t.namespace.id}, {len(t.jobs)} job(s)")

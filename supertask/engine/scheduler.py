@@ -545,7 +545,9 @@ class Scheduler:
     def _start_run(self, job: Job, tick: int, due: float, start: float, *, queued: bool = False) -> None:
         clock = self._clock
         assert clock is not None
-        task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall, job.namespace)
+        task = Task(
+            job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall, job.namespace
+        )
         job._runs += 1
         last = (job.count is not None and job._runs >= job.count) or isinstance(job.trigger, OnceTrigger)
         job.counters.lateness.add(start - due if start > due else 0.0)

@@ -291,7 +291,7 @@ class StoreSink(Sink):
                 elif kind[0] == "call":
                     self._safely(kind[1])
             if runs or aggs:
-                self._safely(lambda: self.store.add_runs(runs, aggs))
+                self._safely(lambda runs=runs, aggs=aggs: self.store.add_runs(runs, aggs))  # type: ignore[misc]
                 self.written += len(runs) + len(aggs)
 
     def _safely(self, fn: Any) -> None:

@@ -46,7 +46,6 @@ def store_from_url(url: str | None) -> Store:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(str(default_store_path()))
-    scheme, _, rest = text.partition("://")
     base, _, query = text.partition("?")
     params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
     known = {"retention", "prefix", "schema"}

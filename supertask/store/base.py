@@ -97,9 +97,7 @@ class Store(abc.ABC):
         """The jobs of a namespace (all namespaces when None)."""
 
     @abc.abstractmethod
-    def history(
-        self, namespace: str | None = None, job: str | None = None, last: int = 20
-    ) -> list[Run | RunAggregate]:
+    def history(self, namespace: str | None = None, job: str | None = None, last: int = 20) -> list[Run | RunAggregate]:
         """The last *last* runs and aggregates, oldest first."""
 
     @abc.abstractmethod

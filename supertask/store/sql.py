@@ -435,9 +435,7 @@ class SQLStore(Store):
             for r in rows
         ]
 
-    def history(
-        self, namespace: str | None = None, job: str | None = None, last: int = 20
-    ) -> list[Run | RunAggregate]:
+    def history(self, namespace: str | None = None, job: str | None = None, last: int = 20) -> list[Run | RunAggregate]:
         conds, params = [], []
         if namespace is not None:
             conds.append("namespace = ?")
