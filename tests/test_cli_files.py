@@ -247,10 +247,14 @@ def test_sigkill_loses_no_recorded_run_and_misfire_uses_last_fired(tmp_path: Pat
     )
     import datetime as dt
 
-    restart = dt.datetime.now(dt.UTC)
     p = subprocess.Popen([*CMD, "run", "-q"], stdout=subprocess.DEVNULL, env=env, cwd=tmp_path)
+
+    def ran_again() -> bool:
+        rows = json.loads(st("history", "--ns=crash", "--job=secs", "--json", env=env).stdout)
+        return any(r["outcome"] == "ok" and r["scheduled"] > last_secs["scheduled"] for r in rows)
+
     try:
-        time.sleep(1.5)
+        _wait_for(ran_again)
     finally:
         p.send_signal(signal.SIGINT)
         p.wait(timeout=20)
@@ -258,7 +262,9 @@ def test_sigkill_loses_no_recorded_run_and_misfire_uses_last_fired(tmp_path: Pat
     newer = [r for r in rows if r["scheduled"] > last_secs["scheduled"]]
     skipped = [r for r in newer if r["outcome"] == "skipped"]
     first_run = next(r for r in newer if r["outcome"] == "ok")
-    assert sum(r["skipped"] for r in skipped) >= 1  # the missed fire times are counted ...
-    # ... and the latest missed one ran at once at the restart
-    assert dt.datetime.fromisoformat(first_run["scheduled"]) < restart
-    assert first_run["lateness"] > 0.0
+    # the fire times missed while nothing ran are counted, from the recorded last-fired instant on ...
+    first_missed = dt.datetime.fromisoformat(last_secs["scheduled"]) + dt.timedelta(seconds=1)
+    assert dt.datetime.fromisoformat(skipped[0]["scheduled"]) == first_missed
+    assert sum(r["skipped"] for r in skipped) >= 2
+    # ... and the latest missed one ran at once, late, before any regular tick
+    assert first_run["lateness"] > 0.0 and rows.index(first_run) > rows.index(skipped[-1])
