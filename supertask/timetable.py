@@ -953,7 +953,8 @@ def _overrun(text: str) -> Any:
 
 # ---------------------------------------------------------------- Python task files
 
-_PEP723 = re.compile(r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
+#: PEP 723 blocks; lazy, so two blocks need no separator line between them
+_PEP723 = re.compile(r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+?)^# ///$")
 
 
 def script_blocks(text: str) -> Iterator[tuple[str, str, int]]:

@@ -282,3 +282,44 @@ async def test_misfire_runs_once_for_the_missed_fire_times(clock: object) -> Non
         dt.datetime(2027, 1, 1, 12, 0, tzinfo=dt.UTC),  # the latest missed instant, at once
         dt.datetime(2027, 1, 1, 12, 1, tzinfo=dt.UTC),
     ]
+
+
+async def test_same_job_name_in_two_namespaces_side_by_side(clock: object, tmp_path: Path) -> None:
+    a = load_timetable(write(tmp_path, "a.yaml", "jobs:\n  - {name: hello, when: 1s, count: 2, run: 'python:1'}\n"))
+    b = load_timetable(write(tmp_path, "b.yaml", "jobs:\n  - {name: hello, when: 1s, count: 3, run: 'python:2'}\n"))
+    assert a.namespace.id != b.namespace.id
+    sink = Collect()
+    sched = virtual_scheduler(sinks=[sink])
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        ja, jb = sched.add_spec(a.jobs[0]), sched.add_spec(b.jobs[0])
+        await sched.wait_idle()
+        sched.stop()
+    assert (ja.name, ja.namespace, jb.name, jb.namespace) == ("hello", a.namespace.id, "hello", b.namespace.id)
+    assert sched.get_job("hello", a.namespace.id) is ja and sched.get_job("hello", b.namespace.id) is jb
+    by_ns = sorted((r.namespace, r.result) for r in sink.runs)  # type: ignore[attr-defined]
+    assert by_ns == sorted([(a.namespace.id, 1)] * 2 + [(b.namespace.id, 2)] * 3)
+
+
+async def test_task_file_dependencies_are_installed_by_uv_for_that_job_alone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "deps.py",
+        '# /// script\n# dependencies = ["tomli-w==1.2.0"]\n# ///\n'
+        '# /// task\n# when = "once"\n# [options]\n# value = 42\n# ///\n'
+        "def run(value):\n    import tomli_w\n    print(tomli_w.dumps({'value': value}), end='')\n",
+    )
+    with pytest.raises(ImportError):
+        import tomli_w  # noqa: F401  (not installed here: only the job's own environment has it)
+    spec = load_timetable(path).jobs[0]
+    sink = Collect()
+    from supertask.engine import Scheduler
+
+    sched = Scheduler(sinks=[sink])
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        job = sched.add_spec(spec)
+        with trio.fail_after(120):
+            await job.wait()
+        sched.stop()
+    assert b"".join(sink.out) == b"value = 42\n", sink.runs

@@ -156,8 +156,11 @@ def isolated_call_runner(
     env: Mapping[str, str] | None,
     cwd: str | None,
     description: str,
+    interpreter: Sequence[str] | None = None,
 ) -> SubprocessRunner:
     """A runner calling ``where:attr(*args, **kwargs)`` in a fresh interpreter (``attr=None``: just load the file).
+
+    *interpreter* is the command that starts Python (default: this interpreter).
 
     Raises:
         PayloadError: args or kwargs are not JSON-serialisable.
@@ -166,7 +169,8 @@ def isolated_call_runner(
         blob = json.dumps({"where": where, "attr": attr, "file": is_file, "args": list(args), "kwargs": dict(kwargs)})
     except TypeError as exc:
         raise PayloadError(f"arguments of {description!r} must be JSON values: {exc}") from None
-    return SubprocessRunner([sys.executable, "-c", _BOOTSTRAP, blob], description=description, env=env, cwd=cwd)
+    argv = [*(interpreter or [sys.executable]), "-c", _BOOTSTRAP, blob]
+    return SubprocessRunner(argv, description=description, env=env, cwd=cwd)
 
 
 def entrypoint_runner(
