@@ -127,7 +127,9 @@ def main() -> None:
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in results[name])
 
-    print(f"1 kHz job (python:pass), medians of {args.rounds} round(s) of {args.seconds:g}s; ratio = p99 / memory:// p99")
+    print(
+        f"1 kHz job (python:pass), medians of {args.rounds} round(s) of {args.seconds:g}s; ratio = p99 / memory:// p99"
+    )
     print()
     print("| store | history | p50 µs | p99 µs | max µs | skipped/runs | rows written | CPU % | p99 ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

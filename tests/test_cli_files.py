@@ -268,3 +268,48 @@ def test_sigkill_loses_no_recorded_run_and_misfire_uses_last_fired(tmp_path: Pat
     assert sum(r["skipped"] for r in skipped) >= 2
     # ... and the latest missed one ran at once, late, before any regular tick
     assert first_run["lateness"] > 0.0 and rows.index(first_run) > rows.index(skipped[-1])
+
+
+def test_command_line_jobs_are_recorded_with_ns_only(tmp_path: Path, env: dict[str, str]) -> None:
+    r = st("run", "-c", "echo unrecorded", env=env)
+    assert r.returncode == 0 and not (tmp_path / "data").exists()
+    r = st(
+        "run",
+        "--ns",
+        "adhoc",
+        "--name",
+        "greet",
+        "--when=50ms",
+        "--count",
+        "2",
+        "--history",
+        "all",
+        "-c",
+        "echo hi",
+        env=env,
+    )
+    assert (r.returncode, r.stdout) == (0, "hi\nhi\n"), r.stderr
+    rows = json.loads(st("history", "--ns=adhoc", "--json", env=env).stdout)
+    assert [(h["job"], h["count"], h["output"]) for h in rows] == [("greet", 0, "hi\n"), ("greet", 1, "hi\n")]
+
+
+def test_timeout_env_and_failures_from_a_timetable(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "supertask.yaml").write_text(
+        "meta: {namespace: t}\n"
+        "jobs:\n"
+        "  - {name: slow, run: 'cmd:sleep 5', timeout: 200ms}\n"
+        "  - {name: bad, run: 'cmd:echo oops >&2; exit 3'}\n"
+        "  - {name: envy, run: 'cmd:echo $ONLY_HERE', env: {ONLY_HERE: yes-here}}\n"
+        "  - {name: other, run: 'cmd:echo [$ONLY_HERE]'}\n"
+    )
+    t0 = time.monotonic()
+    r = st("run", env=env, cwd=tmp_path)
+    assert time.monotonic() - t0 < 4.5
+    assert r.returncode == 1 and sorted(r.stdout.splitlines()) == ["[]", "yes-here"]
+    rows = {h["job"]: h for h in json.loads(st("history", "--ns=t", "--json", env=env).stdout)}
+    assert (rows["slow"]["outcome"], rows["slow"]["error"]) == ("failed", "timed out after 0.2s")
+    assert (rows["bad"]["outcome"], rows["bad"]["exit_code"], rows["bad"]["error"]) == (
+        "failed",
+        3,
+        "exit code 3: oops",
+    )
