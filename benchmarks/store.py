@@ -3,6 +3,7 @@
 Each configuration runs in a fresh interpreter, in turn, for several rounds:
 
 - ``memory://``: the in-memory store (the baseline);
+- ``no store``: no run records at all (what the engine costs without any sink that wants runs);
 - ``sqlite``: the default embedded SQLite store (WAL, a file), ``history: auto`` (10 s summaries at 1 kHz);
 - ``sqlite-all``: the same store asked to record every run (a row per run, 1000 rows/s);
 - ``postgresql`` (with ``--pg URL``): PostgreSQL, ``history: auto``.
@@ -44,13 +45,15 @@ def _child(url: str, history: str, seconds: float) -> dict[str, float]:
         namespace="bench",
         history=history,  # type: ignore[arg-type]
     )
-    store = open_store(url)
-    store.save_namespace(Namespace(id="bench"), [spec])
-    sink = StoreSink(store, [spec], aggregate_every=1.0)
+    sink = None
+    if url != "none":
+        store = open_store(url)
+        store.save_namespace(Namespace(id="bench"), [spec])
+        sink = StoreSink(store, [spec], aggregate_every=1.0)
     out: dict[str, float] = {}
 
     async def main() -> None:
-        sched = Scheduler(sinks=[sink])
+        sched = Scheduler(sinks=[sink] if sink else [])
         async with trio.open_nursery() as n:
             await n.start(sched.serve)
             job = sched.add_spec(spec)
@@ -65,8 +68,8 @@ def _child(url: str, history: str, seconds: float) -> dict[str, float]:
             runs=st.runs,
             skipped=st.skipped,
             cpu=100 * (time.process_time() - c0) / (time.monotonic() - w0),
-            rows=sink.written,
-            errors=sink.errors,
+            rows=sink.written if sink else 0,
+            errors=sink.errors if sink else 0,
         )
 
     trio.run(main)
@@ -76,6 +79,7 @@ def _child(url: str, history: str, seconds: float) -> dict[str, float]:
 def _configs(pg: str | None, tmp: str) -> list[tuple[str, str, str]]:
     configs = [
         ("memory://", "memory://", "auto"),
+        ("no store", "none", "-"),
         ("sqlite", f"sqlite:///{tmp}/bench.db", "auto"),
         ("sqlite-all", f"sqlite:///{tmp}/bench-all.db", "all"),
     ]
