@@ -675,8 +675,13 @@ def _uses(
 
 
 def _resolve_file(file: str, base: Path) -> str:
+    """Relative to the timetable's directory; else to the working directory, where the original resolved them."""
     p = Path(file).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
+    if p.is_absolute():
+        return str(p)
+    if not (base / p).exists() and p.exists():
+        return str(p.resolve())
+    return str((base / p).resolve())
 
 
 def _resolve_target(target: str, base: Path) -> str:
