@@ -103,18 +103,29 @@ def run_files(
     watch: bool,
     grace: float,
     show_stats: bool,
+    count: int | None = None,
+    duration: float | None = None,
 ) -> int:
-    """Run the jobs of timetable files until they are done (or Ctrl-C); returns the exit code."""
+    """Run the jobs of timetable files until they are done (or Ctrl-C); returns the exit code.
+
+    *history*, *count* and *duration* (``--history``, ``--count``, ``--for``) override every job's own.
+    """
+    import msgspec
+
     from ..store import store_from_url
 
     tables = load(sources, ns=ns, when=when)
-    if history is not None:
-        import msgspec
 
-        tables = [
-            msgspec.structs.replace(t, jobs=[msgspec.structs.replace(j, history=history) for j in t.jobs])  # type: ignore[arg-type]
-            for t in tables
-        ]
+    def override(j: JobSpec) -> JobSpec:
+        if history is not None:
+            j = msgspec.structs.replace(j, history=history)  # type: ignore[arg-type]
+        if count is not None:
+            j = msgspec.structs.replace(j, policy=msgspec.structs.replace(j.policy, count=count))
+        if duration is not None:
+            j = msgspec.structs.replace(j, policy=msgspec.structs.replace(j.policy, duration=duration))
+        return j
+
+    tables = [msgspec.structs.replace(t, jobs=[override(j) for j in t.jobs]) for t in tables]
     _check_runners(tables)
     store = store_from_url(store_url)
     store.open()
@@ -140,7 +151,8 @@ def run_files(
     _line_buffered_stdout()
     gc.freeze()
     result: dict[str, Any] = {}
-    trio.run(_serve, tables, store, last, watch, grace, show_stats, result)
+    reload = (when, override) if watch else None
+    trio.run(_serve, tables, store, last, reload, grace, show_stats, result)
     if result.get("stdout_closed"):
         from .run import _silence_stdout
 
@@ -153,7 +165,7 @@ async def _serve(
     tables: list[Timetable],
     store: Store,
     last: dict[tuple[str, str], _dt.datetime],
-    watch: bool,
+    reload: tuple[str | None, Any] | None,
     grace: float,
     show_stats: bool,
     result: dict[str, Any],
@@ -179,10 +191,10 @@ async def _serve(
                     add_job(sched, spec, last.get((t.namespace.id, spec.meta.name)))
                 if not t.enabled_jobs:
                     log.warning("%s: no enabled jobs", t.source)
-            if watch:
+            if reload is not None:
                 for t in tables:
                     if not t.source.startswith(("http://", "https://")):
-                        helpers.start_soon(_reload_loop, sched, sink, t)
+                        helpers.start_soon(_reload_loop, sched, sink, t, *reload)
             await sched.wait_idle()
             sched.stop()
         helpers.cancel_scope.cancel()
@@ -203,8 +215,12 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return (st.st_mtime_ns, st.st_size)
 
 
-async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable) -> None:
-    """Poll a timetable file; on a valid change, add, replace and remove jobs; keep the old version on errors."""
+async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable, when: str | None, override: Any) -> None:
+    """Poll a timetable file; on a valid change, add, replace and remove jobs; keep the old version on errors.
+
+    *when* and *override* are the command line's overrides (``--when``; ``--count``, ``--for``, ``--history``).
+    """
+    import msgspec
     import trio
 
     from ..errors import SpecError
@@ -224,7 +240,8 @@ async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable) -> N
             log.error("%s: the timetable file is gone; the jobs keep running", source)
             continue
         try:
-            new = await trio.to_thread.run_sync(lambda: load_timetable(source, namespace=ns))
+            new = await trio.to_thread.run_sync(lambda: load_timetable(source, namespace=ns, when=when))
+            new = msgspec.structs.replace(new, jobs=[override(j) for j in new.jobs])
             _check_runners([new])
         except SpecError as exc:
             log.error("reload failed, the previous version keeps running: %s", exc)

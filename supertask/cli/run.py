@@ -72,9 +72,9 @@ def run(
     when
         When to run (see WHEN forms above); default once. With --file, overrides the schedule of every job.
     count
-        Stop after this many runs.
+        Stop after this many runs (with --file: of every job).
     for_
-        Stop scheduling after this long, e.g. 5s, 1h.
+        Stop scheduling after this long, e.g. 5s, 1h (with --file: every job).
     exec_
         Run the payload as an argv without a shell.
     mode
@@ -127,6 +127,26 @@ def run(
 
         if tokens or command is not None:
             raise SpecError("give either a payload or --file, not both")
+        only_payload = [
+            opt
+            for opt, given in (
+                ("--exec", exec_),
+                ("--mode", mode != "precise"),
+                ("--overrun", overrun != "skip"),
+                ("--spin", spin != "auto"),
+                ("--no-spin", no_spin),
+                ("--tz", tz is not None),
+                ("--name", name is not None),
+            )
+            if given
+        ]
+        if only_payload:
+            raise SpecError(
+                f"{only_payload[0]} applies to a payload given on the command line: "
+                "with timetable files, set it per job in the file"
+            )
+        if count is not None and count < 1:
+            raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
         return run_files(
             file or [default_source()],
             ns=ns,
@@ -136,6 +156,8 @@ def run(
             watch=watch,
             grace=parse_duration(grace, what="--grace", allow_zero=True),
             show_stats=stats,
+            count=count,
+            duration=parse_duration(for_, what="--for") if for_ is not None else None,
         )
     if command is not None:
         if tokens:
