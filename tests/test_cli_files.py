@@ -314,3 +314,14 @@ def test_timeout_env_and_failures_from_a_timetable(tmp_path: Path, env: dict[str
         3,
         "exit code 3: oops",
     )
+
+
+def test_task_file_runs_with_command_line_overrides(env: dict[str, str]) -> None:
+    r = st("run", "--file", str(FIXTURES / "hellotask.py"), "--when=100ms", "--count", "2", "-q", env=env)
+    assert (r.returncode, r.stdout) == (0, "hello from the task file\n" * 4), r.stderr  # options: repeat = 2
+    r = st("run", "--file", str(FIXTURES / "hellotask.py"), "--mode", "relaxed", env=env)
+    assert r.returncode == 2
+    assert r.stderr == (
+        "supertask: error: --mode applies to a payload given on the command line: "
+        "with timetable files, set it per job in the file\n"
+    )
