@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..engine import Job, Scheduler
     from ..model import JobSpec
+    from ..runners import Runner
     from ..sinks.store import StoreSink
     from ..store import Store
     from ..timetable import Timetable
@@ -57,8 +58,13 @@ def load(sources: Sequence[str], *, ns: str | None = None, when: str | None = No
     return tables
 
 
-def add_job(sched: Scheduler, spec: JobSpec, last_fired: _dt.datetime | None = None) -> Job:
-    """Add a job record to a scheduler; a calendar job with a *last_fired* instant makes up for a missed fire once."""
+def add_job(
+    sched: Scheduler, spec: JobSpec, last_fired: _dt.datetime | None = None, runner: Runner | None = None
+) -> Job:
+    """Add a job record to a scheduler; a calendar job with a *last_fired* instant makes up for a missed fire once.
+
+    *runner*: one built before (see :func:`build_runners`), so user code is imported once.
+    """
     from ..runners import build_runner
     from ..triggers import CalendarTrigger, build_trigger
     from ..triggers.misfire import MisfireTrigger
@@ -69,7 +75,7 @@ def add_job(sched: Scheduler, spec: JobSpec, last_fired: _dt.datetime | None = N
     p = spec.policy
     return sched.add(
         trigger,
-        build_runner(spec.payload, spec.runtime),
+        runner or build_runner(spec.payload, spec.runtime),
         name=spec.meta.name,
         count=p.count,
         duration=p.duration,
@@ -80,17 +86,19 @@ def add_job(sched: Scheduler, spec: JobSpec, last_fired: _dt.datetime | None = N
     )
 
 
-def _check_runners(tables: Sequence[Timetable]) -> None:
-    """Build every enabled job's runner once before anything runs: bad payloads fail the start, not a run."""
+def build_runners(tables: Sequence[Timetable]) -> dict[tuple[str, str], Runner]:
+    """Build every enabled job's runner before anything runs: bad payloads fail the start, not a run."""
     from ..errors import SpecError
     from ..runners import build_runner
 
+    runners = {}
     for t in tables:
         for spec in t.enabled_jobs:
             try:
-                build_runner(spec.payload, spec.runtime)
+                runners[(t.namespace.id, spec.meta.name)] = build_runner(spec.payload, spec.runtime)
             except SpecError as exc:
                 raise type(exc)(f"{t.source}: job {spec.meta.name!r}: {exc}") from None
+    return runners
 
 
 def run_files(
@@ -126,7 +134,7 @@ def run_files(
         return j
 
     tables = [msgspec.structs.replace(t, jobs=[override(j) for j in t.jobs]) for t in tables]
-    _check_runners(tables)
+    runners = build_runners(tables)
     store = store_from_url(store_url)
     store.open()
     last: dict[tuple[str, str], _dt.datetime] = {}
@@ -152,7 +160,7 @@ def run_files(
     gc.freeze()
     result: dict[str, Any] = {}
     reload = (when, override) if watch else None
-    trio.run(_serve, tables, store, last, reload, grace, show_stats, result)
+    trio.run(_serve, tables, runners, store, last, reload, grace, show_stats, result)
     if result.get("stdout_closed"):
         from .run import _silence_stdout
 
@@ -163,6 +171,7 @@ def run_files(
 
 async def _serve(
     tables: list[Timetable],
+    runners: dict[tuple[str, str], Runner],
     store: Store,
     last: dict[tuple[str, str], _dt.datetime],
     reload: tuple[str | None, Any] | None,
@@ -188,7 +197,8 @@ async def _serve(
             await inner.start(sched.serve)
             for t in tables:
                 for spec in t.enabled_jobs:
-                    add_job(sched, spec, last.get((t.namespace.id, spec.meta.name)))
+                    key = (t.namespace.id, spec.meta.name)
+                    add_job(sched, spec, last.get(key), runners.get(key))
                 if not t.enabled_jobs:
                     log.warning("%s: no enabled jobs", t.source)
             if reload is not None:
@@ -242,7 +252,7 @@ async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable, when
         try:
             new = await trio.to_thread.run_sync(lambda: load_timetable(source, namespace=ns, when=when))
             new = msgspec.structs.replace(new, jobs=[override(j) for j in new.jobs])
-            _check_runners([new])
+            runners = build_runners([new])
         except SpecError as exc:
             log.error("reload failed, the previous version keeps running: %s", exc)
             continue
@@ -268,7 +278,7 @@ async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable, when
                 added += 1
             sink.register(nj)
             if nj.meta.enabled:
-                add_job(sched, nj)
+                add_job(sched, nj, runner=runners.get((ns, name)))
         current = fresh
         sink.call_in_writer(lambda new=new: sink.store.save_namespace(new.namespace, new.jobs))  # type: ignore[misc]
         log.info("%s reloaded: %d added, %d changed, %d removed", source, added, changed, removed)

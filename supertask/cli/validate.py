@@ -31,12 +31,12 @@ def validate(
     json
         Print the jobs as JSON records.
     """
-    from ._files import _check_runners, default_source, load
+    from ._files import build_runners, default_source, load
     from ._table import print_json, print_table
 
     sources = [*files, *(file or [])] or [default_source()]
     tables = load(sources, ns=ns)
-    _check_runners(tables)
+    build_runners(tables)
     if json:
         print_json([{"source": t.source, "format": t.format, "namespace": t.namespace, "jobs": t.jobs} for t in tables])
         return 0
