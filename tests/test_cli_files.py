@@ -325,3 +325,43 @@ def test_task_file_runs_with_command_line_overrides(env: dict[str, str]) -> None
         "supertask: error: --mode applies to a payload given on the command line: "
         "with timetable files, set it per job in the file\n"
     )
+
+
+def test_original_format_through_the_command_line(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "jobs.py").write_text("def greet(name, punctuation='.'):\n    return f'hello {name}{punctuation}'\n")
+    (tmp_path / "timetable.yaml").write_text(
+        "meta: {type: supertask-timetable, version: 1}\n"
+        "tasks:\n"
+        "  - meta: {id: abc123, name: Greeter, description: Say hello., enabled: true}\n"
+        "    on:\n"
+        "      schedule:\n"
+        "        - cron: '*/5 * * * * * *'\n"
+        "    steps:\n"
+        "      - {name: greet, uses: python-file, run: 'jobs.py:greet', args: [world], kwargs: {punctuation: '!'}}\n"
+        "      - {name: never, if: false, uses: python-entrypoint, run: 'no.such.module:fn'}\n"
+        "  - meta: {id: off, name: Disabled, description: Not run., enabled: false}\n"
+        "    on: {schedule: [{cron: '* * * * *'}]}\n"
+        "    steps: [{name: x, uses: python-entrypoint, run: 'os:getcwd'}]\n"
+    )
+    r = st(
+        "run",
+        "--file",
+        "timetable.yaml",
+        "--when",
+        "100ms",
+        "--count",
+        "2",
+        "--history",
+        "all",
+        "-q",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert (r.returncode, r.stdout) == (0, "hello world!\n" * 2), r.stderr
+    jobs = json.loads(st("list-jobs", "--json", env=env).stdout)
+    assert sorted((j["id"], j["name"], j["enabled"]) for j in jobs) == [
+        ("abc123", "Greeter", True),
+        ("off", "Disabled", False),
+    ]
+    hist = json.loads(st("history", "--job=abc123", "--json", env=env).stdout)  # by id, too
+    assert [(h["job"], h["result"]) for h in hist if h.get("outcome") == "ok"] == [("Greeter", "hello world!")] * 2

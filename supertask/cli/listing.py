@@ -111,7 +111,7 @@ def history(
     ns
         Only this namespace.
     job
-        Only this job (its name).
+        Only this job (its name or id).
     last
         How many runs to show.
     store
@@ -127,6 +127,12 @@ def history(
     if last < 1:
         raise SpecError(f"invalid --last {last}: expected a whole number >= 1")
     with _open(store) as st:
+        if job is not None:
+            # a job can be named by its id too (the original format's tasks[].meta.id)
+            known = st.jobs(ns)
+            if job not in {j.name for j in known}:
+                ids = {j.id: j.name for j in known}
+                job = ids.get(job, job)
         rows = st.history(ns, job, last)
     if json:
         print_json(rows)
@@ -134,7 +140,8 @@ def history(
     table: list[tuple[object, ...]] = []
     for r in rows:
         if isinstance(r, Run):
-            detail = r.error or ("" if r.result is None else repr(r.result))
+            output = (r.output or "").strip().splitlines()
+            detail = r.error or (repr(r.result) if r.result is not None else output[-1] if output else "")
             if r.outcome == "skipped":
                 detail = f"{r.skipped} tick(s)"
             table.append(
