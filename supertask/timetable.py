@@ -722,6 +722,7 @@ def _from_document(
     base = _base_dir(resource)
     jobs: list[JobSpec] = []
     seen: dict[str, int] = {}
+    names: dict[str, int] = {}
     for i, j in enumerate(doc.jobs):
         path: Path_ = ("jobs", i)
         job_id = j.id or j.name
@@ -729,7 +730,11 @@ def _from_document(
             raise ctx.error(
                 (*path, "name"), f"duplicate job {job_id!r} (also jobs[{seen[job_id]}]): expected unique names"
             )
-        seen[job_id] = i
+        if j.name in names:
+            raise ctx.error(
+                (*path, "name"), f"duplicate job {j.name!r} (also jobs[{names[j.name]}]): expected unique names"
+            )
+        seen[job_id] = names[j.name] = i
         if j.when is not None and j.cron is not None:
             raise ctx.error((*path, "cron"), "give either when or cron")
         when_text = when_override or j.when or j.cron or "once"
@@ -894,12 +899,16 @@ def _from_legacy(
     base = _base_dir(resource)
     jobs: list[JobSpec] = []
     seen: dict[str, int] = {}
+    taken: set[str] = set()
     for i, t in enumerate(doc.tasks):
         path: Path_ = ("tasks", i)
         task_id = str(t.meta.id)
         if task_id in seen:
             raise ctx.error((*path, "meta", "id"), f"duplicate task id {task_id!r} (also tasks[{seen[task_id]}])")
         seen[task_id] = i
+        # job names must be unique in a namespace; the original keyed tasks by id only
+        name = t.meta.name if t.meta.name not in taken else f"{t.meta.name} ({task_id})"
+        taken.add(name)
         steps = Steps(
             steps=[
                 Step(
@@ -929,7 +938,7 @@ def _from_legacy(
                     raise ctx.error(spath, f"invalid cron {cron_text!r}: expected 5, 6 or 7 cron fields")
             jid = task_id if k == 0 else f"{task_id}#{k + 1}"
             meta = Metadata(
-                name=t.meta.name if k == 0 else f"{t.meta.name}#{k + 1}",
+                name=name if k == 0 else f"{name}#{k + 1}",
                 id=jid,
                 description=t.meta.description,
                 enabled=t.meta.enabled,

@@ -323,3 +323,16 @@ async def test_task_file_dependencies_are_installed_by_uv_for_that_job_alone(tmp
             await job.wait()
         sched.stop()
     assert b"".join(sink.out) == b"value = 42\n", sink.runs
+
+
+def test_names_are_unique_within_a_namespace(tmp_path: Path) -> None:
+    with pytest.raises(TimetableError, match=r"n.yaml:3: at jobs\[1\].name: duplicate job 'a' \(also jobs\[0\]\)"):
+        text = "jobs:\n  - {name: a, id: x, run: cmd:true}\n  - {name: a, id: y, run: cmd:true}\n"
+        load_timetable(write(tmp_path, "n.yaml", text))
+    legacy = (
+        "tasks:\n"
+        "  - {meta: {id: one, name: same}, on: {schedule: [{cron: '* * * * *'}, {cron: '0 0 * * *'}]}, steps: []}\n"
+        "  - {meta: {id: two, name: same}, on: {schedule: [{cron: '* * * * *'}]}, steps: []}\n"
+    )
+    t = load_timetable(write(tmp_path, "l.yaml", legacy))
+    assert [(j.meta.id, j.meta.name) for j in t.jobs] == [("one", "same"), ("one#2", "same#2"), ("two", "same (two)")]
