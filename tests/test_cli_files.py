@@ -101,6 +101,10 @@ def test_validate(tmp_path: Path, env: dict[str, str]) -> None:
     )
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "data").exists()  # validate stores nothing
+    listed = st("list-namespaces", env=env)
+    assert (listed.returncode, listed.stdout) == (0, "")
+    assert listed.stderr == f"no namespaces in sqlite://{tmp_path}/data/supertask/supertask.db\n"
+    assert not (tmp_path / "data").exists()  # nor do the listing commands
 
 
 @pytest.fixture

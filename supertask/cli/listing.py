@@ -12,9 +12,19 @@ _STORE_HELP = "default: $SUPERTASK_STORE, else SQLite in the user's data directo
 
 
 def _open(store: str | None):  # type: ignore[no-untyped-def]
-    from ..store import open_store
+    """Open the store for reading; a SQLite file that does not exist yet is not created (it reads as empty)."""
+    from pathlib import Path
 
-    return open_store(store)
+    from ..store import store_from_url
+    from ..store.sqlite import SQLiteStore
+
+    st = store_from_url(store)
+    if isinstance(st, SQLiteStore) and st.path != ":memory:" and not Path(st.path).exists():
+        empty = SQLiteStore(":memory:")
+        empty.url = st.url
+        st = empty
+    st.open()
+    return st
 
 
 def list_namespaces(
