@@ -369,3 +369,35 @@ def test_original_format_through_the_command_line(tmp_path: Path, env: dict[str,
     ]
     hist = json.loads(st("history", "--job=abc123", "--json", env=env).stdout)  # by id, too
     assert [(h["job"], h["result"]) for h in hist if h.get("outcome") == "ok"] == [("Greeter", "hello world!")] * 2
+
+
+async def test_remote_timetable_reloads_when_its_content_changes(http_root: tuple[str, Path]) -> None:
+    import trio
+
+    from supertask.cli._files import _reload_loop, add_job
+    from supertask.engine import Scheduler
+    from supertask.sinks.store import StoreSink
+    from supertask.store import open_store
+    from supertask.timetable import load_timetable
+
+    base, root = http_root
+    doc = root / "t.yaml"
+    doc.write_text("jobs:\n  - {name: a, when: 50ms, run: 'python:1'}\n")
+    table = load_timetable(f"{base}/t.yaml")
+    sink = StoreSink(open_store("memory://"), table.jobs)
+    sched = Scheduler(sinks=[sink])
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        add_job(sched, table.jobs[0])
+        n.start_soon(_reload_loop, sched, sink, table, None, lambda j: j, 0.1)
+        await trio.sleep(0.3)
+        doc.write_text("jobs:\n  - {name: b, when: 50ms, run: 'python:2'}\n")
+        with trio.fail_after(10):
+            while sched.get_job("b", table.namespace.id) is None:
+                await trio.sleep(0.05)
+        assert sched.get_job("a", table.namespace.id) is None
+        doc.write_text("jobs: [[[")  # invalid: the previous version keeps running
+        await trio.sleep(0.4)
+        assert sched.get_job("b", table.namespace.id) is not None
+        sched.stop()
+        n.cancel_scope.cancel()

@@ -28,6 +28,8 @@ log = logging.getLogger("supertask")
 
 #: seconds between checks of a timetable file for changes
 RELOAD_EVERY = 1.0
+#: seconds between fetches of a remote (http/https) timetable, to look for changes
+RELOAD_URL_EVERY = 60.0
 
 
 def default_source() -> str:
@@ -203,8 +205,7 @@ async def _serve(
                     log.warning("%s: no enabled jobs", t.source)
             if reload is not None:
                 for t in tables:
-                    if not t.source.startswith(("http://", "https://")):
-                        helpers.start_soon(_reload_loop, sched, sink, t, *reload)
+                    helpers.start_soon(_reload_loop, sched, sink, t, *reload)
             await sched.wait_idle()
             sched.stop()
         helpers.cancel_scope.cancel()
@@ -217,7 +218,20 @@ async def _serve(
         result["exit_code"] = 1
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
+def _stamp(path: str) -> Any:
+    """What tells a changed source: mtime and size of a file, the digest of a URL's content (None: unreadable)."""
+    from ..timetable import is_url, read_source
+
+    if is_url(path):
+        import hashlib
+
+        from ..errors import SpecError
+
+        try:
+            return hashlib.sha256(read_source(path)[0].encode()).hexdigest()
+        except SpecError as exc:
+            log.warning("%s", exc)
+            return None
     try:
         st = os.stat(path)
     except OSError:
@@ -225,25 +239,36 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return (st.st_mtime_ns, st.st_size)
 
 
-async def _reload_loop(sched: Scheduler, sink: StoreSink, table: Timetable, when: str | None, override: Any) -> None:
-    """Poll a timetable file; on a valid change, add, replace and remove jobs; keep the old version on errors.
+async def _reload_loop(
+    sched: Scheduler,
+    sink: StoreSink,
+    table: Timetable,
+    when: str | None,
+    override: Any,
+    interval: float | None = None,
+) -> None:
+    """Poll a timetable source; on a valid change, add, replace and remove jobs; keep the old version on errors.
 
     *when* and *override* are the command line's overrides (``--when``; ``--count``, ``--for``, ``--history``).
+    A file is checked every second, a URL fetched every minute (or every *interval* seconds).
     """
     import msgspec
     import trio
 
     from ..errors import SpecError
-    from ..timetable import job_version, load_timetable
+    from ..timetable import is_url, job_version, load_timetable
 
     source = table.source
-    stamp = _stamp(source)
+    remote = is_url(source)
+    if interval is None:
+        interval = RELOAD_URL_EVERY if remote else RELOAD_EVERY
+    stamp = await trio.to_thread.run_sync(_stamp, source) if remote else _stamp(source)
     current = {j.meta.name: j for j in table.jobs}
     ns = table.namespace.id
     while True:
-        await trio.sleep(RELOAD_EVERY)
-        now = _stamp(source)
-        if now == stamp:
+        await trio.sleep(interval)
+        now = await trio.to_thread.run_sync(_stamp, source) if remote else _stamp(source)
+        if now == stamp or (remote and now is None):
             continue
         stamp = now
         if now is None:
