@@ -252,6 +252,7 @@ async def _reload_loop(
     *when* and *override* are the command line's overrides (``--when``; ``--count``, ``--for``, ``--history``).
     A file is checked every second, a URL fetched every minute (or every *interval* seconds).
     """
+    import anyio
     import msgspec
     import trio
 
@@ -262,12 +263,12 @@ async def _reload_loop(
     remote = is_url(source)
     if interval is None:
         interval = RELOAD_URL_EVERY if remote else RELOAD_EVERY
-    stamp = await trio.to_thread.run_sync(_stamp, source) if remote else _stamp(source)
+    stamp = await anyio.to_thread.run_sync(_stamp, source, abandon_on_cancel=True) if remote else _stamp(source)
     current = {j.meta.name: j for j in table.jobs}
     ns = table.namespace.id
     while True:
         await trio.sleep(interval)
-        now = await trio.to_thread.run_sync(_stamp, source) if remote else _stamp(source)
+        now = await anyio.to_thread.run_sync(_stamp, source, abandon_on_cancel=True) if remote else _stamp(source)
         if now == stamp or (remote and now is None):
             continue
         stamp = now
@@ -275,7 +276,9 @@ async def _reload_loop(
             log.error("%s: the timetable file is gone; the jobs keep running", source)
             continue
         try:
-            new = await trio.to_thread.run_sync(lambda: load_timetable(source, namespace=ns, when=when))
+            new = await anyio.to_thread.run_sync(
+                lambda: load_timetable(source, namespace=ns, when=when), abandon_on_cancel=True
+            )
             new = msgspec.structs.replace(new, jobs=[override(j) for j in new.jobs])
             runners = build_runners([new])
         except SpecError as exc:
