@@ -34,7 +34,7 @@ def test_timetable_example(tmp_path: Path) -> None:
     assert "report: 3 items, total 12" in lines and "loaded fetched" in lines and "fetched" in lines
     assert "never printed" not in r.stdout and "cleaning" not in r.stdout
     sines = [float(x) for x in lines if x.replace(".", "").replace("-", "").isdigit()]
-    assert sines[0] == 0.0 and 3 <= len(sines) <= 5  # every 10th of ~50 runs
+    assert 0.0 <= sines[0] < 0.1 and 3 <= len(sines) <= 5  # sin(elapsed) of every 10th of ~50 runs
     jobs = json.loads(
         subprocess.run(
             [sys.executable, "-m", "supertask", "list-jobs", "--ns=example", "--json"],
