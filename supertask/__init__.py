@@ -35,6 +35,9 @@ _EXPORTS = {
     "parse_duration": "supertask.durations",
     "SupertaskError": "supertask.errors",
     "SpecError": "supertask.errors",
+    "load_timetable": "supertask.timetable",
+    "open_store": "supertask.store",
+    "StoreSink": "supertask.sinks.store",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -63,6 +66,9 @@ if TYPE_CHECKING:
     from .schedule import rrule as rrule
     from .schedule import weekly as weekly
     from .schedule import yearly as yearly
+    from .sinks.store import StoreSink as StoreSink
+    from .store import open_store as open_store
+    from .timetable import load_timetable as load_timetable
     from .when import parse_when as parse_when
 
 

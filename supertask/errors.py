@@ -7,7 +7,9 @@
     │   ├── WhenError               the ``--when`` language
     │   ├── DurationError           a duration or frequency (``20ms``, ``10kHz``)
     │   ├── CronError               a cron expression
-    │   └── PayloadError            a payload spec (``python:…``, ``cmd:…``)
+    │   ├── PayloadError            a payload spec (``python:…``, ``cmd:…``)
+    │   ├── TimetableError          a timetable or task file (names the file, the line and the field)
+    │   └── StoreError              a store address, or a store that cannot be opened or read
     └── SchedulerError              misuse of a scheduler (closed, not running)
 
 Only the CLI turns these into exit codes (2 for a ``SpecError``). A failing
@@ -39,6 +41,14 @@ class CronError(SpecError):
 
 class PayloadError(SpecError):
     """A payload spec does not parse or does not compile."""
+
+
+class TimetableError(SpecError):
+    """A timetable or task file cannot be read or does not match the schema."""
+
+
+class StoreError(SpecError):
+    """A store address does not parse, or the store cannot be reached or read."""
 
 
 class SchedulerError(SupertaskError, RuntimeError):

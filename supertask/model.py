@@ -26,8 +26,10 @@ __all__ = [
     "JobSpec",
     "Metadata",
     "Misfire",
+    "Namespace",
     "NodeScript",
     "Once",
+    "Origin",
     "Overrun",
     "PayloadSpec",
     "Policy",
@@ -36,9 +38,12 @@ __all__ = [
     "PythonFile",
     "RRule",
     "Run",
+    "RunAggregate",
     "RunOutcome",
     "Runtime",
     "ShellCommand",
+    "Step",
+    "Steps",
     "TriggerSpec",
     "UvScript",
 ]
@@ -193,6 +198,9 @@ class PythonFile(Base, frozen=True, tag="python-file", tag_field="kind"):
 
     path: str
     args: list[str] = []
+    #: a function of the file to call (with ``args`` and ``kwargs``) instead of running it as a script
+    entrypoint: str | None = None
+    kwargs: dict[str, Any] = {}
 
 
 class PythonEntrypoint(Base, frozen=True, tag="python-entrypoint", tag_field="kind"):
@@ -227,6 +235,21 @@ class NodeScript(Base, frozen=True, tag="node", tag_field="kind"):
 
 PayloadSpec = PythonCode | ShellCommand | ExecArgv | PythonFile | PythonEntrypoint | UvScript | DockerRun | NodeScript
 
+
+class Step(Base, frozen=True, kw_only=True):
+    """One step of a :class:`Steps` payload; ``enabled=False`` (the original format's ``if: false``) skips it."""
+
+    name: str | None = None
+    payload: PayloadSpec
+    enabled: bool = True
+
+
+class Steps(Base, frozen=True, tag="steps", tag_field="kind"):
+    """Several payloads run in order within one run (the original Supertask's ``steps``); a failure ends the run."""
+
+    steps: list[Step]
+
+
 Isolation = Literal["inprocess", "thread", "actor", "process"]
 
 
@@ -246,12 +269,41 @@ class Runtime(Base, frozen=True):
 # ---------------------------------------------------------------- metadata: who/why
 
 
+class Origin(Base, frozen=True):
+    """Where a job or namespace came from: the source file or URL, and the host and user that loaded it."""
+
+    source: str | None = None
+    host: str | None = None
+    user: str | None = None
+
+
 class Metadata(Base, frozen=True):
     """Who and why: name and description of a job."""
 
     name: str
     description: str | None = None
     enabled: bool = True
+    #: stable identifier within the namespace (default: the name)
+    id: str | None = None
+    authors: list[str] = []
+    created: _dt.datetime | None = None
+    updated: _dt.datetime | None = None
+    origin: Origin | None = None
+
+
+class Namespace(Base, frozen=True):
+    """The multi-tenant unit: the jobs of one timetable (or ``--ns``), traced to their origin.
+
+    Without an explicit id, it is derived as a digest of ``hostname-user-resource``
+    (resource = the absolute path or URL of the job source).
+    """
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    origin: Origin = Origin()
+    created: _dt.datetime | None = None
+    updated: _dt.datetime | None = None
 
 
 class JobSpec(Base, frozen=True):
@@ -259,10 +311,15 @@ class JobSpec(Base, frozen=True):
 
     when: str
     trigger: TriggerSpec
-    payload: PayloadSpec
+    payload: PayloadSpec | Steps
     meta: Metadata
     policy: Policy = Policy()
     runtime: Runtime = Runtime()
+    #: the namespace the job belongs to (None: jobs given on the command line without --ns)
+    namespace: str | None = None
+    #: "all": every run is recorded by the store; "aggregate": one summary per interval;
+    #: "auto" (default): every run for jobs slower than 1 Hz, summaries for faster ones
+    history: Literal["auto", "all", "aggregate", "none"] = "auto"
 
 
 # ---------------------------------------------------------------- runs: what happened
@@ -298,3 +355,30 @@ class Run(Base, frozen=True):
     #: the payload's non-None result
     result: Any = None
     skipped: int = 0
+    #: the last bytes of the run's output (subprocess payloads)
+    output: str | None = None
+    #: where the job was defined (file path or URL)
+    source: str | None = None
+    #: digest of the job definition the run executed
+    version: str | None = None
+
+
+class RunAggregate(Base, frozen=True):
+    """A summary of one job's runs over an interval, recorded instead of a row per run for fast jobs."""
+
+    job: str
+    start: _dt.datetime
+    end: _dt.datetime
+    namespace: str | None = None
+    runs: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    lateness_p50: float | None = None
+    lateness_p99: float | None = None
+    lateness_max: float | None = None
+    duration_p50: float | None = None
+    duration_max: float | None = None
+    last_error: str | None = None
+    version: str | None = None

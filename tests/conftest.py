@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 
 import pytest
 import trio
@@ -11,6 +13,10 @@ import trio.testing
 from supertask.engine import Scheduler, TrioClock
 
 UTC = dt.UTC
+
+# tests never touch the user's own data: the default store lives in a temporary directory
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="supertask-test-data-")
+os.environ.pop("SUPERTASK_STORE", None)
 
 
 @pytest.fixture

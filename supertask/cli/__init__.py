@@ -28,6 +28,9 @@ Examples:
   supertask run --when='*/5 * * * * *' -- cmd:echo every five seconds
   supertask run --when=10kHz --for 5s -c python:pass --stats
   supertask next --when='Mon..Fri 09:00' -n 5 --tz Europe/Berlin
+  supertask run                                  # the jobs of ./supertask.yaml
+  supertask run --file ops/timetable.yaml        # also .yml .json .toml, task.py, https://
+  supertask list-namespaces ; supertask list-jobs --ns=ID ; supertask history --ns=ID --job=NAME --last 20
 """
 
 
@@ -44,6 +47,10 @@ def build_app():  # type: ignore[no-untyped-def]
     )
     app.command("supertask.cli.run:run", name="run")
     app.command("supertask.cli.next:next_", name="next")
+    app.command("supertask.cli.validate:validate", name="validate")
+    app.command("supertask.cli.listing:list_namespaces", name="list-namespaces")
+    app.command("supertask.cli.listing:list_jobs", name="list-jobs")
+    app.command("supertask.cli.listing:history", name="history")
     return app
 
 
@@ -76,7 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
-_HELP_REQUESTS = (["--help"], ["-h"], ["run", "--help"], ["run", "-h"], ["next", "--help"], ["next", "-h"])
+_HELP_REQUESTS = (
+    ["--help"],
+    ["-h"],
+    *(
+        [cmd, flag]
+        for cmd in ("run", "next", "validate", "list-namespaces", "list-jobs", "history")
+        for flag in ("--help", "-h")
+    ),
+)
 
 
 def _print_help(args: list[str]) -> bool:

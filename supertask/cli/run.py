@@ -46,8 +46,15 @@ def run(
     stats: Annotated[bool, Parameter(negative="")] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["--quiet", "-q"], negative="")] = False,
+    file: Annotated[list[str] | None, Parameter(name=["--file", "-f"], negative="")] = None,
+    store: str | None = None,
+    ns: str | None = None,
+    history: Literal["auto", "all", "aggregate", "none"] | None = None,
+    watch: bool = True,
 ) -> int:
-    """Run a job: a payload on a schedule.
+    """Run a job: a payload on a schedule, or the jobs of timetable files.
+
+    Without a payload and without --file, the jobs of ./supertask.yaml (or .yml, .json, .toml) run.
 
     The payload comes from -c/--command or from the arguments after --:
     python:CODE runs Python in-process (an expression's non-None value is printed;
@@ -92,10 +99,11 @@ def run(
         The payload as one string (instead of arguments after --).
     when
         When to run (see WHEN forms above); repeat it for a union of several schedules. Default: once.
+        With --file, overrides the schedule of every job.
     count
-        Stop after this many runs.
+        Stop after this many runs (with --file: of every job).
     for_
-        Stop scheduling after this long, e.g. 5s, 1h.
+        Stop scheduling after this long, e.g. 5s, 1h (with --file: every job).
     exec_
         Run the payload as an argv without a shell.
     mode
@@ -141,6 +149,20 @@ def run(
         Log more (debug).
     quiet
         Log only errors.
+    file
+        A timetable (.yaml, .yml, .json, .toml; also the original Supertask's format), a Python task file
+        (.py with a '# /// task' block), or an http(s):// URL of one. Repeat for several.
+    store
+        Where namespaces, jobs and run history go: memory://, sqlite:///path.db, postgresql://user@host/db
+        (?schema=NAME&prefix=P&retention=N). Default: $SUPERTASK_STORE, else SQLite in the user's data directory.
+        Jobs given on the command line are recorded only with --store, $SUPERTASK_STORE or --ns.
+    ns
+        Namespace of the jobs (default: the file's meta.namespace, else a digest of host, user and source).
+    history
+        Which runs the store records: auto (every run of jobs slower than 1 Hz, 10 s summaries of faster ones),
+        all, aggregate or none. Default: each job's own setting (auto).
+    watch
+        Reload timetable files when they change (added, changed and removed jobs; others keep their timing).
     """
     from ..durations import parse_duration
     from ..errors import SpecError
@@ -151,6 +173,52 @@ def run(
 
     _setup_logging(verbose=verbose, quiet=quiet)
     tokens = list(payload)
+    if file or (not tokens and command is None):
+        from ._files import default_source, run_files
+
+        if tokens or command is not None:
+            raise SpecError("give either a payload or --file, not both")
+        only_payload = [
+            opt
+            for opt, given in (
+                ("--exec", exec_),
+                ("--mode", mode != "precise"),
+                ("--overrun", overrun != "skip"),
+                ("--spin", spin != "auto"),
+                ("--no-spin", no_spin),
+                ("--tz", tz is not None),
+                ("--name", name is not None),
+                ("--start", start is not None),
+                ("--end", end is not None),
+                ("--jitter", jitter is not None),
+                ("--misfire", misfire != "run-once"),
+                ("--misfire-grace", misfire_grace is not None),
+                ("--state", state is not None),
+                ("--cron-days", cron_days != "or"),
+            )
+            if given
+        ]
+        if only_payload:
+            raise SpecError(
+                f"{only_payload[0]} applies to a payload given on the command line: "
+                "with timetable files, set it per job in the file"
+            )
+        if count is not None and count < 1:
+            raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
+        if when is not None and len(when) > 1:
+            raise SpecError("with timetable files, give --when once: it replaces the schedule of every job")
+        return run_files(
+            file or [default_source()],
+            ns=ns,
+            when=when[0] if when else None,
+            store_url=store,
+            history=history,
+            watch=watch,
+            grace=parse_duration(grace, what="--grace", allow_zero=True),
+            show_stats=stats,
+            count=count,
+            duration=parse_duration(for_, what="--for") if for_ is not None else None,
+        )
     if command is not None:
         if tokens:
             raise SpecError(f"give the payload once: -c {command!r} and arguments {' '.join(tokens)!r} were both given")
@@ -205,6 +273,11 @@ def run(
         ),
     )
 
+    record = None
+    if store is not None or ns is not None or os.environ.get("SUPERTASK_STORE"):
+        record = _command_line_store(job, store, ns, history)
+        job = record[1]
+
     import gc
 
     import trio
@@ -219,6 +292,7 @@ def run(
         stats,
         outcome,
         state,
+        record[0] if record else None,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -232,14 +306,45 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome, state: str | None = None) -> None:
+def _command_line_store(job: JobSpec, store: str | None, ns: str | None, history: str | None) -> tuple[Any, JobSpec]:
+    """Record a command-line job in the store, in namespace --ns or one derived from the command text."""
+    import socket
+
+    import msgspec
+
+    from ..model import Namespace, Origin
+    from ..sinks.store import StoreSink
+    from ..store import open_store
+    from ..timetable import _user, namespace_digest
+
+    origin = Origin(source=f"command line: {job.meta.name}", host=socket.gethostname(), user=_user())
+    namespace = Namespace(id=ns or namespace_digest(origin.source or ""), origin=origin)
+    job = msgspec.structs.replace(
+        job,
+        namespace=namespace.id,
+        history=history or job.history,
+        meta=msgspec.structs.replace(job.meta, origin=origin),
+    )
+    st = open_store(store)
+    st.save_namespace(namespace, [job], replace=False)
+    return StoreSink(st, [job]), job
+
+
+async def _serve(
+    spec: JobSpec,
+    grace: float,
+    show_stats: bool,
+    outcome: _Outcome,
+    state: str | None = None,
+    store_sink: Any = None,
+) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
     from ..sinks import Sink, StdoutSink
 
-    sinks: list[Sink] = [StdoutSink()]
+    sinks: list[Sink] = [StdoutSink(), *([store_sink] if store_sink else [])]
     last_fired = None
     if state is not None:
         from ..sinks.last_fired import LastFiredFile

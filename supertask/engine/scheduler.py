@@ -121,8 +121,11 @@ class Job:
         jitter_mode: Literal["random", "hash"] = "random",
         misfire: Misfire | None = None,
         last_fired: _dt.datetime | None = None,
+        namespace: str | None = None,
     ) -> None:
         self.name = name
+        #: the namespace the job belongs to (names are unique within a namespace)
+        self.namespace = namespace
         self.trigger = trigger
         self.runner = runner
         self.mode = mode
@@ -270,6 +273,7 @@ class Scheduler:
         jitter_mode: Literal["random", "hash"] = "random",
         misfire: Misfire | str | None = None,
         last_fired: _dt.datetime | None = None,
+        namespace: str | None = None,
     ) -> Job:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
@@ -293,6 +297,7 @@ class Scheduler:
                 what a calendar job does about instants that passed while it could not run.
             last_fired: the latest instant the job fired for before (from a store, after a restart):
                 instants between it and now are misfires.
+            namespace: the namespace of the job; names need only be unique within one.
 
         Raises:
             SpecError: a bad *when*, *payload* or policy value.
@@ -350,7 +355,7 @@ class Scheduler:
             raise SpecError(f"invalid spin {spin!r}: expected seconds >= 0")
         base = name or runner.description
         unique, n = base, 1
-        while unique in self._jobs:
+        while _job_key(namespace, unique) in self._jobs:
             n += 1
             unique = f"{base}#{n}"
         job = Job(
@@ -369,9 +374,10 @@ class Scheduler:
             jitter_mode=jitter_mode,
             misfire=misfire,
             last_fired=last_fired,
+            namespace=namespace,
         )
         job._rebuild = rebuild
-        self._jobs[unique] = job
+        self._jobs[_job_key(namespace, unique)] = job
         self._active_jobs += 1
         self._all_done = trio.Event() if self._all_done.is_set() else self._all_done
         if self._state == "running":
@@ -380,11 +386,12 @@ class Scheduler:
             self._pending.append(job)
         return job
 
-    def add_spec(self, spec: JobSpec, *, last_fired: _dt.datetime | None = None) -> Job:
+    def add_spec(self, spec: JobSpec, *, last_fired: _dt.datetime | None = None, runner: Runner | None = None) -> Job:
         """Add a job described by a model record (what the CLI and timetables produce).
 
         Args:
             spec: the job.
+            runner: the job's runner if it was built before (default: built from the record).
             last_fired: the latest instant the job fired for in an earlier life of the scheduler
                 (the store keeps it): missed instants since then follow the job's misfire policy.
 
@@ -395,7 +402,7 @@ class Scheduler:
         p = spec.policy
         return self.add(
             spec.trigger,
-            spec.payload,
+            runner or build_runner(spec.payload, spec.runtime),
             name=spec.meta.name,
             count=p.count,
             duration=p.duration,
@@ -408,7 +415,26 @@ class Scheduler:
             jitter_mode=p.jitter_mode,
             misfire=p.misfire,
             last_fired=last_fired,
+            namespace=spec.namespace,
         )
+
+    def get_job(self, name: str, namespace: str | None = None) -> Job | None:
+        """The job named *name* in *namespace*, or None."""
+        return self._jobs.get(_job_key(namespace, name))
+
+    def remove(self, job: Job) -> None:
+        """Stop scheduling *job* and forget it (its name can be reused); a run in flight may finish."""
+        key = _job_key(job.namespace, job.name)
+        if self._jobs.get(key) is not job:
+            return
+        del self._jobs[key]
+        if job in self._pending:
+            self._pending.remove(job)
+            job._scheduling = False
+        if job._scheduling:
+            self._finish_scheduling(job)
+        elif not job._done.is_set() and not job._running:
+            self._maybe_done(job)
 
     def statistics(self) -> list[JobStats]:
         """Snapshots of every job's statistics."""
@@ -757,7 +783,9 @@ class Scheduler:
     def _start_run(self, job: Job, tick: int, due: float, start: float, *, queued: bool = False) -> None:
         clock = self._clock
         assert clock is not None
-        task = Task(job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall)
+        task = Task(
+            job.name, job._runs, tick, job.state, due, start, job._first_due, clock, job._due_wall, job.namespace
+        )
         job._runs += 1
         if job._due_wall is not None:
             job.last_fired = job._due_wall
@@ -921,6 +949,7 @@ class Scheduler:
             job=job.name,
             tick=task.tick,
             count=task.count,
+            namespace=job.namespace,
             scheduled=task._due_wall.astimezone(_dt.UTC) if task._due_wall else self._wall(due),
             outcome=outcome,  # type: ignore[arg-type]
             started=self._wall(start),
@@ -944,7 +973,7 @@ class Scheduler:
     def _skipped(self, job: Job, tick: int, n: int, due: float | None, due_wall: _dt.datetime | None = None) -> None:
         """Tell the run sinks that *n* ticks from *tick* on were skipped."""
         scheduled = due_wall.astimezone(_dt.UTC) if due_wall is not None else self._wall(due or 0.0)
-        run = Run(job=job.name, tick=tick, scheduled=scheduled, outcome="skipped", skipped=n)
+        run = Run(job=job.name, namespace=job.namespace, tick=tick, scheduled=scheduled, outcome="skipped", skipped=n)
         for sink in self._run_sinks:
             try:
                 sink.run_ended(run)
@@ -1023,6 +1052,10 @@ def _format_instant(t: _dt.datetime, tz: Any) -> str:
     from ..timezones import local_zone
 
     return t.astimezone(tz or local_zone()).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def _job_key(namespace: str | None, name: str) -> str:
+    return name if namespace is None else f"{namespace}\x00{name}"
 
 
 def _as_trigger(

@@ -50,12 +50,13 @@ class Task:
 
     Attributes:
         name: the job's name.
+        namespace: the job's namespace (None for jobs given on the command line without ``--ns``).
         count: 0-based index of this run among the job's runs.
         tick: 0-based index of the due time this run serves (skipped ticks make it exceed ``count``).
         state: a dict kept across the runs of this job.
     """
 
-    __slots__ = ("_clock", "_due", "_due_wall", "_first", "_start", "count", "name", "state", "tick")
+    __slots__ = ("_clock", "_due", "_due_wall", "_first", "_start", "count", "name", "namespace", "state", "tick")
 
     def __init__(
         self,
@@ -68,8 +69,10 @@ class Task:
         first: float,
         clock: EngineClock,
         due_wall: _dt.datetime | None = None,
+        namespace: str | None = None,
     ) -> None:
         self.name = name
+        self.namespace = namespace
         self.count = count
         self.tick = tick
         self.state = state

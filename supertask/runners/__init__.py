@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import PayloadError
-from ..model import ExecArgv, PayloadSpec, PythonCode, ShellCommand
+from ..model import ExecArgv, PayloadSpec, PythonCode, PythonEntrypoint, PythonFile, Runtime, ShellCommand, Steps
 from .base import PayloadFailed as PayloadFailed
 from .base import RunIO as RunIO
 from .base import Runner as Runner
@@ -62,12 +62,25 @@ def parse_payload(tokens: Sequence[str], *, exec_argv: bool = False) -> PayloadS
     return ShellCommand(script=script)
 
 
-def build_runner(payload: PayloadSpec | Runner | Callable[..., Any] | str) -> Runner:
-    """Return the runner for a payload record, a runner, a Python callable, or a payload string."""
+def build_runner(
+    payload: PayloadSpec | Steps | Runner | Callable[..., Any] | str, runtime: Runtime | None = None
+) -> Runner:
+    """Return the runner for a payload record, a runner, a Python callable, or a payload string.
+
+    *runtime* (from a job file: env, cwd, timeout, isolation) applies to this job's runs only.
+    """
     if isinstance(payload, Runner):
         return payload
     if isinstance(payload, str):
         payload = parse_payload([payload])
+    if runtime is not None and runtime != Runtime():
+        from .job_runtime import runner_with_runtime
+
+        return runner_with_runtime(payload, runtime)  # type: ignore[arg-type]
+    if isinstance(payload, Steps | PythonEntrypoint | PythonFile):
+        from .job_runtime import runner_with_runtime
+
+        return runner_with_runtime(payload, Runtime())
     if isinstance(payload, PythonCode):
         return PythonCodeRunner(payload.code)
     if isinstance(payload, ShellCommand):

@@ -29,6 +29,8 @@ def parse_misfire(text: str, grace: float | None = None) -> Misfire:
         SpecError: naming the value and the accepted forms.
     """
     kind, _, n = text.strip().lower().partition(":")
+    if kind == "once":
+        kind = "run-once"  # the timetable files' short form
     if kind in ("run-once", "skip") and not n:
         return Misfire(kind=kind, grace=grace)  # type: ignore[arg-type]
     if kind == "catch-up":
