@@ -172,6 +172,10 @@ class Runtime(Base, frozen=True):
     env: dict[str, str] = {}
     cwd: str | None = None
     timeout: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    #: subprocess output goes straight to the scheduler's stdout/stderr (no capture, no tail)
+    passthrough: bool = False
+    #: warm actors kept for the job with ``isolation="actor"``
+    actors: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
 # ---------------------------------------------------------------- metadata: who/why
@@ -229,3 +233,5 @@ class Run(Base, frozen=True):
     #: the payload's non-None result
     result: Any = None
     skipped: int = 0
+    #: the last few KiB of the run's output (stdout and stderr, as they came), when captured
+    output: str | None = None

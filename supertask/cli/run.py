@@ -38,6 +38,14 @@ def run(
     stats: Annotated[bool, Parameter(negative="")] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["--quiet", "-q"], negative="")] = False,
+    in_: Annotated[Literal["inprocess", "thread", "actor", "process"], Parameter(name="--in")] = "inprocess",
+    timeout: str | None = None,
+    env: Annotated[list[str] | None, Parameter(name="--env", consume_multiple=False)] = None,
+    env_file: Annotated[list[str] | None, Parameter(name="--env-file", consume_multiple=False)] = None,
+    cwd: str | None = None,
+    passthrough: Annotated[bool, Parameter(negative="")] = False,
+    actors: int = 1,
+    max_processes: int | None = None,
 ) -> int:
     """Run a job: a payload on a schedule.
 
@@ -51,6 +59,11 @@ def run(
     50Hz, 10kHz (frequency) | @yearly @annually @monthly @weekly @daily @midnight @hourly |
     @every 1h30m | cron: '*/5 * * * *' (5 fields), '*/5 * * * * *' (6: seconds first),
     '0 0 12 * * MON-FRI 2027' (7: seconds ... year).
+
+    More payloads: python:FILE.py (a script, this interpreter), uv:FILE.py (uv run --script: PEP 723
+    dependencies, cached), docker:IMAGE ARGS (docker run --rm), node:FILE.js, deno:FILE, bun:FILE.
+    Python code runs --in inprocess (default), thread, actor (a warm tractor actor, reused) or process
+    (a fresh interpreter per run); actor and process runs get a copy of task (task.state is copied back).
 
     Intervals are monotonic: run k is due at start + k*period and never drifts; the first run is at once.
     Exit code: 0 when every run succeeded, the run's own code for a single run, 1 when runs
@@ -92,6 +105,24 @@ def run(
         Log more (debug).
     quiet
         Log only errors.
+    in_
+        Where python: code runs: inprocess (default, fastest), thread, actor (warm tractor actor reused
+        across runs), process (fresh interpreter per run).
+    timeout
+        Stop a run after this long (e.g. 300ms, 5m): its process group gets SIGTERM, then SIGKILL after
+        --kill-grace; the run is recorded as timed out.
+    env
+        K=V: an environment variable for this job's runs only (repeatable).
+    env_file
+        A file of K=V lines (# comments, optional quotes, optional "export ") for this job's runs (repeatable).
+    cwd
+        Working directory of the job's runs.
+    passthrough
+        Subprocess output goes straight to this terminal (no capture, no line buffering, no output tail).
+    actors
+        With --in actor: warm actors kept for the job (= runs at once; default 1).
+    max_processes
+        At most this many payload processes at once (a slow job at 20ms cannot fork-bomb the machine).
     """
     from ..durations import parse_duration
     from ..errors import SpecError
@@ -123,15 +154,24 @@ def run(
     if count is not None and count < 1:
         raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
     from ..engine import parse_overrun
-    from ..model import JobSpec, Metadata, Policy
+    from ..model import JobSpec, Metadata, Policy, Runtime
 
-    runner = build_runner(spec)  # compiles python code now: syntax errors before anything runs
+    timeout_s = parse_duration(timeout, what="--timeout") if timeout is not None else None
+    job_env = _read_env_files(env_file or [])
+    job_env.update(_parse_env(env or []))
+    if actors < 1:
+        raise SpecError(f"invalid --actors {actors}: expected a whole number >= 1")
+    if max_processes is not None and max_processes < 1:
+        raise SpecError(f"invalid --max-processes {max_processes}: expected a whole number >= 1")
+    runtime = Runtime(isolation=in_, env=job_env, cwd=cwd, timeout=timeout_s, passthrough=passthrough, actors=actors)
+    runner = build_runner(spec, runtime)  # compiles python code now: syntax errors before anything runs
     job = JobSpec(
         when=when,
         trigger=trigger,
         payload=spec,
         meta=Metadata(name=name or runner.description),
         policy=Policy(mode=mode, overrun=parse_overrun(overrun), count=count, duration=duration, spin=spin_s),
+        runtime=runtime,
     )
 
     import gc
@@ -147,11 +187,51 @@ def run(
         grace_s,
         stats,
         outcome,
+        max_processes,
     )
     if outcome.stdout_closed:
         _silence_stdout()
         return 0
     return outcome.exit_code
+
+
+def _parse_env(items: list[str]) -> dict[str, str]:
+    from ..errors import SpecError
+
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise SpecError(f"invalid --env {item!r}: expected NAME=VALUE, e.g. --env FOO=1")
+        env[key] = value
+    return env
+
+
+def _read_env_files(paths: list[str]) -> dict[str, str]:
+    """Read K=V lines: blank lines and # comments are skipped, ``export`` and matching quotes stripped."""
+    from ..errors import SpecError
+
+    env: dict[str, str] = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise SpecError(f"invalid --env-file {path!r}: {exc.strerror or exc}") from None
+        for n, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export ") :].lstrip()
+            key, sep, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not key or not key.replace("_", "a").isalnum() or key[0].isdigit():
+                raise SpecError(f"invalid --env-file {path!r} line {n}: {raw!r}: expected NAME=VALUE")
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            env[key] = value
+    return env
 
 
 class _Outcome:
@@ -160,14 +240,16 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome) -> None:
+async def _serve(
+    spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome, max_processes: int | None = None
+) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
     from ..sinks import StdoutSink
 
-    sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace)
+    sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace, max_processes=max_processes)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
