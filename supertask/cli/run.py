@@ -66,7 +66,7 @@ def run(
     (a fresh interpreter per run); actor and process runs get a copy of task (task.state is copied back).
 
     Intervals are monotonic: run k is due at start + k*period and never drifts; the first run is at once.
-    Exit code: 0 when every run succeeded, the run's own code for a single run, 1 when runs
+    Exit code: 0 when every run succeeded, the run's own code for a single run (124 when it timed out), 1 when runs
     failed, 2 for bad input, 130 after Ctrl-C (a second Ctrl-C cancels running payloads).
 
     Parameters
@@ -165,6 +165,10 @@ def run(
         raise SpecError(f"invalid --max-processes {max_processes}: expected a whole number >= 1")
     runtime = Runtime(isolation=in_, env=job_env, cwd=cwd, timeout=timeout_s, passthrough=passthrough, actors=actors)
     runner = build_runner(spec, runtime)  # compiles python code now: syntax errors before anything runs
+    from ..runners import DockerRunner
+
+    if isinstance(runner, DockerRunner) and (problem := runner.check_engine()) is not None:
+        log.warning("no docker engine reachable (%s): runs of %s fail until one is", problem, runner.description)
     job = JobSpec(
         when=when,
         trigger=trigger,
@@ -269,7 +273,9 @@ async def _serve(
         outcome.exit_code = 130 if interrupted[0] == signal.SIGINT else 0
     elif st.failed:
         err = job.last_error
-        if st.runs == 1 and isinstance(err, PayloadFailed) and err.exit_code:
+        if st.runs == 1 and st.timed_out:
+            outcome.exit_code = 124  # as timeout(1)
+        elif st.runs == 1 and isinstance(err, PayloadFailed) and err.exit_code:
             outcome.exit_code = err.exit_code
         else:
             outcome.exit_code = 1

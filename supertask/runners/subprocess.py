@@ -244,6 +244,22 @@ class DockerRunner(SubprocessRunner):
             passthrough=passthrough,
         )
 
+    def check_engine(self, timeout: float = 5.0) -> str | None:
+        """Ask the engine for its version now; return why it is unreachable, or None when it answers."""
+        try:
+            r = subprocess.run(
+                [self.docker, "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        if r.returncode == 0:
+            return None
+        lines = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
+        return lines[0] if lines else f"docker version exited with {r.returncode}"
+
     def command(self, name: str) -> list[str]:
         """The client command line of one run (its container is called *name*)."""
         return [self.argv[0], "run", "--rm", "--name", name, *self.argv[3:]]
