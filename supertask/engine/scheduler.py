@@ -431,8 +431,14 @@ class Scheduler:
                             "shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight
                         )
                     nursery.cancel_scope.cancel()
-                # services (warm actors) end after the last run
+                # services (warm actors) end after the last run; those with aclose() end gracefully
                 self._services = None
+                for key, value in list(self._service_values.items()):
+                    if hasattr(value, "aclose"):
+                        try:
+                            await value.aclose()
+                        except Exception:
+                            log.exception("service %r failed to close", key)
                 services.cancel_scope.cancel()
             self._state = "stopped"
             await self._close_sinks()

@@ -1,64 +1,63 @@
-"""The code a Supertask tractor actor runs: set up the job's environment once, then run ``python:`` requests.
+"""The code a Supertask tractor actor runs: set the job's environment up once, then serve ``python:`` requests.
 
-Imported inside the child actor only (tractor's ``enable_modules``). On import,
-the actor asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG``)
-and ignores SIGINT: a Ctrl-C in the terminal reaches the whole foreground process
-group, but actors are stopped by their scheduler, never by the terminal.
+The scheduler imports this module too (tractor names remote functions by
+reference), so importing it has no side effects; :func:`serve` prepares the
+actor when it starts there: it ignores SIGINT (a Ctrl-C in the terminal reaches
+the whole foreground process group, but actors are stopped by their scheduler)
+and applies the job's environment. (A watchdog thread, started before tractor,
+ends the actor when the scheduler is gone: see ``actor._BOOT``.)
+Requests come over one long-lived bidirectional stream: one message each way per run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import os
+import pickle
 import signal
 import warnings
 from typing import Any
 
 from . import _pyworker
 
-__all__ = ["run_python", "setup"]
+__all__ = ["run_python", "serve"]
 
-_PR_SET_PDEATHSIG = 1
+#: set by the scheduler in the actor's environment for tractor's import only
+CHILD_WARNINGS = "ignore:trio.MultiError:FutureWarning"
 
 
-def _die_with_parent() -> None:
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent or parent == 1:  # the parent died before prctl took effect
+def _prepare(env: dict[str, str], cwd: str | None, parent: int) -> None:
+    if os.getppid() != parent:  # the scheduler is gone already
         os._exit(1)
-
-
-_die_with_parent()
-if os.environ.get("PYTHONWARNINGS") == "ignore:trio.MultiError:FutureWarning":
-    del os.environ["PYTHONWARNINGS"]  # set by the scheduler for tractor's import only
-warnings.filterwarnings("ignore", message=r".*MultiError", module=r"tractor(\..*)?$")
-try:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-except ValueError:  # not the main thread
-    pass
-
-
-async def setup(env: dict[str, str], cwd: str | None) -> int:
-    """Apply the job's environment and working directory to this actor (it serves one job); return its pid."""
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.filterwarnings("ignore", message=r".*MultiError", module=r"tractor(\..*)?$")
+    if os.environ.get("PYTHONWARNINGS") == CHILD_WARNINGS:
+        del os.environ["PYTHONWARNINGS"]
     os.environ.update(env)
     if cwd:
         os.chdir(cwd)
-    return os.getpid()
 
 
-async def run_python(request: bytes) -> dict[str, Any]:
-    """Run one ``python:`` request (pickled); output is captured and returned with the response."""
-    import pickle
-
+def run_python(request: bytes) -> dict[str, Any]:
+    """Run one ``python:`` request (pickled); its output is captured and returned with the response."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         response = _pyworker.execute(pickle.loads(request))
     response["stdout"] = out.getvalue()
     response["stderr"] = err.getvalue()
     return response
+
+
+async def serve(ctx: Any, env: dict[str, str], cwd: str | None, parent: int) -> None:
+    """Prepare this actor for its job, then answer each request on the stream until it closes."""
+    _prepare(env, cwd, parent)
+    await ctx.started(os.getpid())
+    async with ctx.open_stream() as stream:
+        async for request in stream:
+            await stream.send(run_python(request))
+
+
+# what ``@tractor.context`` does, without importing tractor into every process that imports this module
+serve._tractor_context_function = True  # type: ignore[attr-defined]

@@ -11,8 +11,9 @@ actors (default one), started on first use, reused across runs:
 - a run that is cancelled or times out kills its actor (code stuck in a loop
   cannot be interrupted otherwise); the next run starts a fresh one;
 - on scheduler stop the actors are cancelled through tractor, then killed if
-  still alive; every actor also has ``PR_SET_PDEATHSIG`` set, so even a
-  ``SIGKILL`` of the scheduler leaves no orphan.
+  still alive; every actor also runs a watchdog thread from its first line
+  that kills it when its parent is gone, so even a ``SIGKILL`` of the
+  scheduler leaves no orphan (within 0.2 s).
 
 Actors run with the job's ``env`` and ``cwd`` (an actor serves one job only),
 get a copy of the ``task`` per run (``task.state`` is copied in and back out),
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import pickle
 import signal
@@ -35,6 +37,7 @@ import trio
 from trio import TrioDeprecationWarning  # type: ignore[attr-defined]
 
 from . import _pyworker
+from ._actor_worker import CHILD_WARNINGS
 from .base import Completed, PayloadFailed, RunIO, Runner
 from .isolated import finish_python_response
 from .subprocess import TAIL_BYTES
@@ -62,6 +65,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 def quiet_tractor_warnings() -> None:
     """tractor 0.1.0a5 uses ``trio.MultiError``, deprecated since trio 0.22: silence those warnings only."""
     warnings.filterwarnings("ignore", category=TrioDeprecationWarning, module=r"tractor(\..*)?$")
+    # tractor's reaper closes processes with trio.Process.aclose (deprecated since trio 0.20)
+    warnings.filterwarnings("ignore", message=r"trio\.Process\.aclose is deprecated", category=TrioDeprecationWarning)
 
 
 def _import_tractor() -> Any:
@@ -71,10 +76,6 @@ def _import_tractor() -> Any:
         import tractor
     _patch_spawn()
     return tractor
-
-
-#: passed to child actors only: tractor's own import warns about trio.MultiError before our code loads
-_CHILD_WARNINGS = "ignore:trio.MultiError:FutureWarning"
 
 
 class _SpawnTrio:
@@ -93,8 +94,26 @@ class _SpawnTrio:
 
         async def open_process(self, command: Any, **kwargs: Any) -> Any:
             env = dict(kwargs.pop("env", None) or os.environ)
-            env["PYTHONWARNINGS"] = _CHILD_WARNINGS
+            env["PYTHONWARNINGS"] = CHILD_WARNINGS
+            command = list(command)
+            if command[1:3] == ["-m", "tractor._child"]:
+                command[1:3] = ["-c", _BOOT, str(os.getpid())]
             return await trio.lowlevel.open_process(command, env=env, **kwargs)
+
+
+#: how a child actor starts: a watchdog thread first (it kills the actor as soon as its parent, the
+#: scheduler, is gone, even after SIGKILL), then tractor's own child entry point. PR_SET_PDEATHSIG
+#: would not do: trio spawns from a worker thread, and the signal follows that thread's exit.
+_BOOT = """\
+import os, runpy, signal, sys, threading, time
+parent = int(sys.argv.pop(1))
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os.kill(os.getpid(), signal.SIGKILL)
+threading.Thread(target=watch, name="supertask-parent-watch", daemon=True).start()
+runpy.run_module("tractor._child", run_name="__main__", alter_sys=True)
+"""
 
 
 def _patch_spawn() -> None:
@@ -131,6 +150,18 @@ class ActorHost:
         self.port = port
         self.nursery: trio.Nursery | None = None
         self._pids: set[int] = set()
+        self._slots: set[_Slot] = set()
+        self._slots_done = trio.Event()
+        self._slots_done.set()
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Stop every actor gracefully (their request streams close, then tractor cancels them);
+        what is still alive after *timeout* seconds is killed."""
+        for slot in list(self._slots):
+            slot.stop.set()
+        with trio.move_on_after(timeout):
+            await self._slots_done.wait()
+        self.kill_all()
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         tractor = _import_tractor()
@@ -164,16 +195,16 @@ class ActorHost:
 
 
 class _Slot:
-    __slots__ = ("call_scope", "dead", "killed", "pid", "portal", "proc", "returncode", "stop")
+    __slots__ = ("busy", "dead", "killed", "pid", "proc", "returncode", "stop", "stream")
 
     def __init__(self) -> None:
-        self.portal: Any = None
+        self.stream: Any = None
         self.proc: Any = None
         self.pid = 0
         self.dead = False
         self.killed = False
         self.returncode: int | None = None
-        self.call_scope: trio.CancelScope | None = None
+        self.busy: trio.CancelScope | None = None
         self.stop = trio.Event()
 
 
@@ -203,8 +234,6 @@ class ActorPool:
 
     async def call(self, host: ActorHost, request: bytes) -> dict[str, Any]:
         """Run one request in a warm actor; start or restart one when needed."""
-        from . import _actor_worker
-
         async with self._limit:
             slot = self._idle.pop() if self._idle else None
             if slot is None or slot.dead:
@@ -212,19 +241,24 @@ class ActorPool:
             ok = False
             try:
                 with trio.CancelScope() as scope:
-                    slot.call_scope = scope
-                    response: dict[str, Any] = await slot.portal.run(_actor_worker.run_python, request=request)
+                    slot.busy = scope
+                    await slot.stream.send(request)
+                    response: dict[str, Any] = await slot.stream.receive()
                     ok = True
-                slot.call_scope = None
+                slot.busy = None
                 if not ok:  # the actor died under the run
                     self._crashes += 1
+                    rc = slot.returncode
                     raise PayloadFailed(
-                        f"actor died during the run ({_describe(slot.returncode)}); it is restarted on next use",
-                        signal=-slot.returncode if slot.returncode and slot.returncode < 0 else None,
-                        exit_code=slot.returncode if slot.returncode and slot.returncode > 0 else None,
+                        f"actor died during the run ({_describe(rc)}); it is restarted on next use",
+                        signal=-rc if rc is not None and rc < 0 else None,
+                        exit_code=rc if rc is not None and rc > 0 else None,
                     )
                 self._crashes = 0
                 return response
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.EndOfChannel) as exc:
+                self._crashes += 1
+                raise PayloadFailed(f"lost the actor during the run ({type(exc).__name__}); it is restarted") from None
             finally:
                 if ok and not slot.dead:
                     self._idle.append(slot)
@@ -257,45 +291,58 @@ class ActorPool:
         return slot
 
     async def _serve_slot(self, host: ActorHost, slot: _Slot, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Hold one actor open until it dies or is stopped; runs in the host's nursery and never raises."""
+        """Hold one actor and its request stream open until the actor dies or is stopped.
+
+        Runs in the host's nursery and never raises once the actor is up."""
+        tractor = _import_tractor()
         from . import _actor_worker
 
-        tractor = _import_tractor()
         self._serial += 1
         actor_name = f"st-{_safe(self.name)}-{self._serial}"
         started = False
+        host._slots.add(slot)
+        if host._slots_done.is_set():
+            host._slots_done = trio.Event()
         try:
             async with tractor.open_nursery() as an:
                 with _no_main_fixup():
                     portal = await an.start_actor(actor_name, enable_modules=[WORKER_MODULE])
-                slot.portal = portal
                 slot.proc = an._children[portal.channel.uid][1]
                 slot.pid = slot.proc.pid
                 host._pids.add(slot.pid)
-                with trio.fail_after(30):
-                    await portal.run(_actor_worker.setup, env=self.env, cwd=self.cwd)
-                started = True
-                task_status.started()
-                async with trio.open_nursery() as watch:
+                # the actor must answer within 30 s; after that, the scope ends only on death or stop
+                with trio.CancelScope(deadline=trio.current_time() + 30) as life:
+                    async with trio.open_nursery() as watch:
 
-                    async def wait_stop() -> None:
-                        await slot.stop.wait()
+                        async def watch_proc() -> None:
+                            await slot.proc.wait()
+                            slot.returncode = rc = slot.proc.returncode
+                            slot.dead = True
+                            if slot.busy is not None:  # the run reports it
+                                slot.busy.cancel()
+                            elif not slot.killed:
+                                log.warning("job %r: idle actor %s died (%s)", self.name, actor_name, _describe(rc))
+                            life.cancel()
+
+                        watch.start_soon(watch_proc)
+                        async with (
+                            portal.open_context(
+                                _actor_worker.serve, env=self.env, cwd=self.cwd, parent=os.getpid()
+                            ) as (ctx, _pid),
+                            ctx.open_stream() as stream,
+                        ):
+                            life.deadline = math.inf
+                            slot.stream = stream
+                            started = True
+                            task_status.started()
+                            await slot.stop.wait()
                         watch.cancel_scope.cancel()
-
-                    watch.start_soon(wait_stop)
-                    await slot.proc.wait()
-                    watch.cancel_scope.cancel()
-                if slot.proc.returncode is not None:
-                    slot.returncode = slot.proc.returncode
-                    slot.dead = True
-                    if slot.call_scope is not None:
-                        slot.call_scope.cancel()
-                    if not slot.killed:
-                        log.warning("job %r: actor %s died (%s)", self.name, actor_name, _describe(slot.returncode))
-                an._join_procs.set()
+                if not started:
+                    raise PayloadFailed(f"actor {actor_name} did not answer within 30s")
                 await an.cancel()
         except Exception as exc:
             slot.dead = True
+            log.debug("job %r: actor %s failed", self.name, actor_name, exc_info=True)
             if not started:
                 raise PayloadFailed(f"actor {actor_name} did not start: {type(exc).__name__}: {exc}") from None
             log.debug("job %r: actor %s ended with %r", self.name, actor_name, exc)
@@ -308,6 +355,9 @@ class ActorPool:
                     if slot.proc is not None:
                         await slot.proc.wait()
                 host._pids.discard(slot.pid)
+            host._slots.discard(slot)
+            if not host._slots:
+                host._slots_done.set()
 
 
 def _describe(rc: int | None) -> str:
