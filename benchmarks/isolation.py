@@ -111,12 +111,14 @@ async def _raw_actor(n: int, warm: int) -> float:
     from supertask.runners.actor import _import_tractor, _no_main_fixup, free_port
 
     tractor = _import_tractor()
-    async with tractor.open_root_actor(arbiter_addr=("127.0.0.1", free_port()), loglevel="critical"):
-        async with tractor.open_nursery() as an:
-            with _no_main_fixup():
-                portal = await an.start_actor("bench", enable_modules=["supertask.runners._actor_worker"])
-            per_run = await _timed(lambda: portal.run(_actor_worker.setup, env={}, cwd=None), n, warm)
-            await an.cancel()
+    async with (
+        tractor.open_root_actor(arbiter_addr=("127.0.0.1", free_port()), loglevel="critical"),
+        tractor.open_nursery() as an,
+    ):
+        with _no_main_fixup():
+            portal = await an.start_actor("bench", enable_modules=["supertask.runners._actor_worker"])
+        per_run = await _timed(lambda: portal.run(_actor_worker.ping), n, warm)
+        await an.cancel()
     return per_run
 
 

@@ -176,6 +176,8 @@ class Runtime(Base, frozen=True):
     passthrough: bool = False
     #: warm actors kept for the job with ``isolation="actor"``
     actors: Annotated[int, msgspec.Meta(ge=1)] = 1
+    #: seconds between SIGTERM and SIGKILL when a run's process group is stopped
+    kill_grace: Annotated[float, msgspec.Meta(ge=0)] = 1.0
 
 
 # ---------------------------------------------------------------- metadata: who/why

@@ -46,6 +46,7 @@ def run(
     passthrough: Annotated[bool, Parameter(negative="")] = False,
     actors: int = 1,
     max_processes: int | None = None,
+    kill_grace: str = "1s",
 ) -> int:
     """Run a job: a payload on a schedule.
 
@@ -123,6 +124,8 @@ def run(
         With --in actor: warm actors kept for the job (= runs at once; default 1).
     max_processes
         At most this many payload processes at once (a slow job at 20ms cannot fork-bomb the machine).
+    kill_grace
+        Time between SIGTERM and SIGKILL when a run's process group is stopped (timeout, shutdown).
     """
     from ..durations import parse_duration
     from ..errors import SpecError
@@ -163,7 +166,16 @@ def run(
         raise SpecError(f"invalid --actors {actors}: expected a whole number >= 1")
     if max_processes is not None and max_processes < 1:
         raise SpecError(f"invalid --max-processes {max_processes}: expected a whole number >= 1")
-    runtime = Runtime(isolation=in_, env=job_env, cwd=cwd, timeout=timeout_s, passthrough=passthrough, actors=actors)
+    kill_grace_s = parse_duration(kill_grace, what="--kill-grace", allow_zero=True)
+    runtime = Runtime(
+        isolation=in_,
+        env=job_env,
+        cwd=cwd,
+        timeout=timeout_s,
+        passthrough=passthrough,
+        actors=actors,
+        kill_grace=kill_grace_s,
+    )
     runner = build_runner(spec, runtime)  # compiles python code now: syntax errors before anything runs
     from ..runners import DockerRunner
 

@@ -257,6 +257,7 @@ class Scheduler:
         timeout: float | None = None,
         passthrough: bool = False,
         actors: int = 1,
+        kill_grace: float = 1.0,
     ) -> Job:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
@@ -280,6 +281,7 @@ class Scheduler:
                 recorded as ``timed-out``.
             passthrough: subprocess output goes straight to this process's stdout/stderr.
             actors: warm actors kept for this job with ``isolation="actor"``.
+            kill_grace: seconds between SIGTERM and SIGKILL when a run's process group is stopped.
 
         Raises:
             SpecError: a bad *when*, *payload* or policy value.
@@ -290,7 +292,9 @@ class Scheduler:
         trigger = _as_trigger(when)
         if timeout is not None and not timeout > 0:
             raise SpecError(f"invalid timeout {timeout!r}: expected seconds > 0")
-        runtime = Runtime(isolation=isolation or "inprocess", env=dict(env or {}), cwd=cwd, timeout=timeout)
+        runtime = Runtime(
+            isolation=isolation or "inprocess", env=dict(env or {}), cwd=cwd, timeout=timeout, kill_grace=kill_grace
+        )
         runner = build_runner(payload, runtime, passthrough=passthrough, actors=actors)
         if isinstance(overrun, str):
             overrun = parse_overrun(overrun)
@@ -352,6 +356,7 @@ class Scheduler:
             timeout=rt.timeout,
             passthrough=rt.passthrough,
             actors=rt.actors,
+            kill_grace=rt.kill_grace,
         )
 
     def statistics(self) -> list[JobStats]:

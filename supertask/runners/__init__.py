@@ -150,7 +150,14 @@ def build_runner(
         return payload
     if isinstance(payload, str):
         payload = parse_payload([payload])
-    proc: dict[str, Any] = {"env": rt.env or None, "cwd": rt.cwd, "passthrough": passthrough}
+    if not rt.kill_grace >= 0:
+        raise PayloadError(f"invalid kill grace {rt.kill_grace!r}: expected seconds >= 0")
+    proc: dict[str, Any] = {
+        "env": rt.env or None,
+        "cwd": rt.cwd,
+        "passthrough": passthrough,
+        "kill_grace": rt.kill_grace,
+    }
     if isinstance(payload, PythonCode):
         if rt.isolation == "actor":
             return ActorPythonRunner(payload.code, pool_size=actors, env=rt.env, cwd=rt.cwd)

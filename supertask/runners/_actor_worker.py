@@ -50,6 +50,10 @@ def run_python(request: bytes) -> dict[str, Any]:
     return response
 
 
+async def ping() -> None:
+    """Do nothing (a bare ``portal.run`` round trip, e.g. for the isolation benchmark)."""
+
+
 async def serve(ctx: Any, env: dict[str, str], cwd: str | None, parent: int) -> None:
     """Prepare this actor for its job, then answer each request on the stream until it closes."""
     _prepare(env, cwd, parent)

@@ -13,19 +13,19 @@ pickle), ``state`` (the task's state after the run, pickled) or ``error`` and
 
 from __future__ import annotations
 
-import ast
 import builtins
 import datetime as _dt
-import importlib
-import importlib.util
 import os
 import pickle
 import sys
-import traceback
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported: this module's start-up time is part of every --in process run
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["TaskCopy", "execute", "task_fields"]
 
+#: modules in scope from the start, as in-process (in a fresh interpreter they are imported on first use)
 _PRELOADED = ("math", "time", "datetime", "random")
 
 
@@ -98,6 +98,9 @@ class _Namespace(dict):  # type: ignore[type-arg]
     """Globals of ``python:`` code: builtins, then any importable module named in the code, imported on first use."""
 
     def __missing__(self, key: str) -> Any:
+        import importlib
+        import importlib.util
+
         if hasattr(builtins, key):
             value = getattr(builtins, key)
         elif key in sys.stdlib_module_names or (
@@ -113,13 +116,15 @@ class _Namespace(dict):  # type: ignore[type-arg]
 class _Compiled:
     __slots__ = ("body", "expr", "namespace")
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, preload: bool) -> None:
         filename = "<python:>"
         self.expr: Any = None
         self.body: Any = None
         try:
             self.expr = compile(code, filename, "eval")
         except SyntaxError:
+            import ast
+
             tree = ast.parse(code, filename, "exec")
             last = tree.body[-1] if tree.body else None
             if isinstance(last, ast.Expr):
@@ -127,20 +132,26 @@ class _Compiled:
                 self.expr = compile(ast.Expression(last.value), filename, "eval")
             self.body = compile(tree, filename, "exec") if tree.body else None
         self.namespace = _Namespace()
-        for name in _PRELOADED:
-            self.namespace[name] = importlib.import_module(name)
+        if preload:
+            import importlib
+
+            for name in _PRELOADED:
+                self.namespace[name] = importlib.import_module(name)
 
 
 _cache: dict[str, _Compiled] = {}
 
 
-def execute(request: dict[str, Any]) -> dict[str, Any]:
-    """Run the request's code with a copy of its task; never raises for the payload's own errors."""
+def execute(request: dict[str, Any], *, preload: bool = True) -> dict[str, Any]:
+    """Run the request's code with a copy of its task; never raises for the payload's own errors.
+
+    *preload*: import ``math``, ``time``, ``datetime`` and ``random`` up front (a warm actor
+    does, once); otherwise every module is imported when the code first names it."""
     try:
         code = request["code"]
         compiled = _cache.get(code)
         if compiled is None:
-            compiled = _cache[code] = _Compiled(code)
+            compiled = _cache[code] = _Compiled(code, preload)
         task = TaskCopy(request["task"])
         ns = compiled.namespace
         ns["task"] = task
@@ -152,6 +163,8 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
             raise
         if isinstance(exc, SystemExit) and exc.code in (0, None):
             return {"result": None, "state": _pickle_state(request)}
+        import traceback
+
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb), "state": _pickle_state(request)}
     finally:
@@ -183,18 +196,18 @@ def _flush() -> None:
 def _main() -> None:
     """Script mode (``--in process``): stdin is a socket; the request comes pickled on it (until EOF)
     and the response goes back pickled on the same socket."""
-    import socket
-
-    sock = socket.socket(fileno=os.dup(0))
+    sock = os.dup(0)
     chunks = []
-    while chunk := sock.recv(65536):
+    while chunk := os.read(sock, 65536):
         chunks.append(chunk)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the payload's stdin is empty
     os.close(devnull)
-    response = execute(pickle.loads(b"".join(chunks)))
-    sock.sendall(pickle.dumps(response))
-    sock.close()
+    response = execute(pickle.loads(b"".join(chunks)), preload=False)
+    data = memoryview(pickle.dumps(response))
+    while data:
+        data = data[os.write(sock, data) :]
+    os.close(sock)
 
 
 if __name__ == "__main__":
