@@ -129,7 +129,7 @@ def _fmt(seconds: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the runs per round")
     ap.add_argument("--only", nargs="*", help="level names (substrings) to run")
     ap.add_argument("--json", help="also write the results here")
@@ -141,9 +141,12 @@ def main() -> None:
         n = max(5, int(n0 * args.scale))
         warm = max(2, n // 20)
         st_times, raw_times = [], []
-        for _ in range(args.rounds):
+        for i in range(args.rounds):  # alternate which goes first: the machine's load drifts
+            if i % 2:
+                raw_times.append(trio.run(_raw, name, n, warm))
             st_times.append(trio.run(_supertask, payload, kwargs, n, warm))
-            raw_times.append(trio.run(_raw, name, n, warm))
+            if not i % 2:
+                raw_times.append(trio.run(_raw, name, n, warm))
         st, raw = statistics.median(st_times), statistics.median(raw_times)
         results[name] = {"supertask": st, "raw": raw, "runs": n}
         print(f"{name}: supertask {_fmt(st)}, raw {_fmt(raw)}", file=sys.stderr)
