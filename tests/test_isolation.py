@@ -154,7 +154,7 @@ def test_timeout_example_kills_and_records_timed_out() -> None:
     r = st("run", "--when=1s", "--timeout", "300ms", "--count", "1", "--", "cmd:sleep 5")
     assert time.monotonic() - t0 < 4
     assert r.returncode == 124
-    assert "timed out after 0.3s" in r.stderr
+    assert "timed out after 0.3s (killed by SIGTERM)" in r.stderr
 
 
 def test_env_and_cwd_example(tmp_path: Path) -> None:
@@ -176,6 +176,8 @@ def test_env_and_cwd_example(tmp_path: Path) -> None:
         (["--in", "actor", "-c", "true"], "--in actor applies to python: code"),
         (["--", "python:./missing.py"], "python: script './missing.py' not found"),
         (["--timeout", "soon", "-c", "true"], "--timeout"),
+        (["--kill-grace", "soon", "-c", "true"], "--kill-grace"),
+        (["--", "docker:"], "empty docker: payload"),
         (["--in", "actor", "-c", "python:1 +"], "invalid python payload"),
     ],
 )
@@ -205,7 +207,7 @@ def test_actor_state_copy_crash_restart_and_timeout() -> None:
     pids = [row[2] for row in rows]
     assert pids[0] != pids[1] != pids[2] and pids[2] == pids[3]  # restarted after the crash and the timeout
     assert "actor died during the run (exit code 3)" in r.stderr
-    assert "timed out after 2s" in r.stderr
+    assert "timed out after 2s (killed by SIGKILL)" in r.stderr
 
 
 SLEEPY = "python:import time; time.sleep(0.05)"
@@ -271,7 +273,8 @@ async def test_timeout_kills_children_that_ignore_sigterm() -> None:
         sched.stop()
     assert 0.3 <= elapsed < 3  # SIGTERM ignored: SIGKILL after the 1 s grace
     (run,) = runs.ended
-    assert run.outcome == "timed-out" and run.error == "timed out after 0.3s"
+    assert (run.outcome, run.signal) == ("timed-out", signal.SIGKILL)
+    assert run.error == "timed out after 0.3s (killed by SIGKILL)"
     assert job.statistics().timed_out == 1
 
 

@@ -21,6 +21,7 @@ import heapq
 import itertools
 import logging
 import math
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -29,7 +30,7 @@ import trio
 
 from ..errors import SchedulerError, SpecError
 from ..model import JobSpec, Overrun, Run, Runtime, TriggerSpec
-from ..runners import Completed, PayloadFailed, Runner, build_runner
+from ..runners import Completed, PayloadFailed, Runner, build_runner, killed_returncode
 from ..sinks import Sink, StdoutSink
 from ..triggers import CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
 from .clock import EngineClock, PreciseClock, TrioClock
@@ -651,7 +652,7 @@ class Scheduler:
                     outcome = "ok"
                 if timer.cancelled_caught:
                     outcome = "timed-out"
-                    value = PayloadFailed(f"timed out after {job.timeout:g}s")
+                    value = _timed_out(job.timeout)
         except Exception as exc:
             outcome = "failed"
             value = exc
@@ -865,6 +866,20 @@ class Scheduler:
             )
             f.unreported = 0
         f.last_summary = time.monotonic()
+
+
+def _timed_out(timeout: float | None) -> PayloadFailed:
+    """The failure of a timed-out run, with how its process ended if one had to be stopped."""
+    rc = killed_returncode.get()
+    if rc is None:
+        return PayloadFailed(f"timed out after {timeout:g}s")
+    if rc < 0:
+        try:
+            how = f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            how = f"killed by signal {-rc}"
+        return PayloadFailed(f"timed out after {timeout:g}s ({how})", signal=-rc)
+    return PayloadFailed(f"timed out after {timeout:g}s (exit code {rc})", exit_code=rc)
 
 
 def _as_trigger(when: Trigger | TriggerSpec | str) -> Trigger:

@@ -27,6 +27,7 @@ from .base import Completed as Completed
 from .base import PayloadFailed as PayloadFailed
 from .base import RunIO as RunIO
 from .base import Runner as Runner
+from .base import killed_returncode as killed_returncode
 from .inprocess import CallableRunner as CallableRunner
 from .inprocess import PythonCodeRunner as PythonCodeRunner
 from .isolated import ProcessPythonRunner as ProcessPythonRunner
@@ -42,6 +43,7 @@ __all__ = [
     "RunIO",
     "Runner",
     "build_runner",
+    "killed_returncode",
     "parse_payload",
 ]
 

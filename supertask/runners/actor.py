@@ -38,7 +38,7 @@ from trio import TrioDeprecationWarning  # type: ignore[attr-defined]
 
 from . import _pyworker
 from ._actor_worker import CHILD_WARNINGS
-from .base import Completed, PayloadFailed, RunIO, Runner
+from .base import Completed, PayloadFailed, RunIO, Runner, killed_returncode
 from .isolated import finish_python_response
 from .subprocess import TAIL_BYTES
 
@@ -265,6 +265,7 @@ class ActorPool:
                 elif not slot.dead:
                     # cancelled (timeout, shutdown) or broken: the code may still run; end this actor
                     self._kill(slot)
+                    killed_returncode.set(-signal.SIGKILL)
 
     def _kill(self, slot: _Slot) -> None:
         slot.killed = True

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import abc
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["Completed", "PayloadFailed", "RunIO", "Runner"]
+__all__ = ["Completed", "PayloadFailed", "RunIO", "Runner", "killed_returncode"]
+
+#: set by a runner that had to stop a process because its run was cancelled (timeout, shutdown):
+#: that process's return code (negative: the signal that ended it). Read by the engine, in the
+#: run's own trio task, to record how a timed-out run ended.
+killed_returncode: ContextVar[int | None] = ContextVar("supertask_killed_returncode", default=None)
 
 
 class PayloadFailed(Exception):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 
-from .base import Completed, PayloadFailed, RunIO, Runner
+from .base import Completed, PayloadFailed, RunIO, Runner, killed_returncode
 
 if TYPE_CHECKING:
     from ..engine.task import Task
@@ -142,6 +142,7 @@ class SubprocessRunner(Runner):
             with anyio.CancelScope(shield=True):
                 if proc.returncode is None:
                     await _terminate_group(proc, self.kill_grace)
+                    killed_returncode.set(proc.returncode)
                     await self.on_cancelled(argv)
                 else:
                     _kill_leftovers(proc.pid)
