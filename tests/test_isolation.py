@@ -369,6 +369,50 @@ def test_process_python_failures_are_run_outcomes() -> None:
     assert "ZeroDivisionError: division by zero" in r.stderr
 
 
+def test_payload_forms_parse_to_their_records() -> None:
+    from supertask.model import DockerRun, NodeScript, PythonCode, PythonFile, UvScript
+
+    assert parse_payload(["python:./a.py", "x", "y z"]) == PythonFile(path="./a.py", args=["x", "y z"])
+    assert parse_payload(["python:./a.py x 'y z'"]) == PythonFile(path="./a.py", args=["x", "y z"])
+    assert parse_payload(["python:print('a.py')"]) == PythonCode(code="print('a.py')")
+    assert parse_payload(["uv:./r.py", "--flag"]) == UvScript(path="./r.py", args=["--flag"])
+    assert parse_payload(["docker:alpine:3 df -h /"]) == DockerRun(image="alpine:3", argv=["df", "-h", "/"])
+    assert parse_payload(["bun:./p.ts", "1"]) == NodeScript(path="./p.ts", args=["1"], interpreter="bun")
+
+
+def test_missing_interpreter_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supertask.errors import PayloadError
+
+    script = tmp_path / "p.js"
+    script.write_text("console.log(1)\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(PayloadError, match=r"^deno: payloads need deno; 'deno' is not on PATH$"):
+        build_runner(parse_payload([f"deno:{script}"]))
+    with pytest.raises(PayloadError, match=r"^docker: payloads need the docker command; 'docker' is not on PATH$"):
+        build_runner(parse_payload(["docker:alpine:3"]))
+
+
+def test_schedulers_side_by_side_each_with_its_own_registry() -> None:
+    import socket
+
+    squatter = socket.socket()  # something else on tractor's default registry port must not matter
+    try:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", 1616))
+        squatter.listen()
+    except OSError:
+        pass  # already taken by another program: the same situation
+    args = [*CMD, "run", "--in", "actor", "--when=20ms", "--count", "10", "-c", "python:print(task.count)"]
+    try:
+        procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [p.communicate(timeout=60) for p in procs]
+    finally:
+        squatter.close()
+    for p, (out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+        assert out.split() == [str(i) for i in range(10)]
+
+
 def _runtime(**kwargs: Any) -> Any:
     from supertask.model import Runtime
 

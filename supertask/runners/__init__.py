@@ -93,8 +93,6 @@ def parse_payload(tokens: Sequence[str], *, exec_argv: bool = False) -> PayloadS
         raise PayloadError(f"no payload given: expected -c COMMAND or a command after --, as {PAYLOAD_FORMS}")
     first, rest = tokens[0], tokens[1:]
     if first.startswith("python:"):
-        if exec_argv:
-            raise PayloadError(f"--exec cannot run python code {first!r}: expected an argv such as /bin/echo hi")
         code = " ".join([first[len("python:") :], *rest]).strip()
         head = first[len("python:") :].strip()
         if not rest and " " in head:
@@ -106,6 +104,8 @@ def parse_payload(tokens: Sequence[str], *, exec_argv: bool = False) -> PayloadS
                 return PythonFile(path=words[0], args=words[1:])
         elif _PY_FILE.match(head):
             return PythonFile(path=head, args=rest)
+        if exec_argv:
+            raise PayloadError(f"--exec cannot run python code {first!r}: expected an argv such as /bin/echo hi")
         if not code:
             raise PayloadError(f"empty python payload {first!r}: expected python:CODE, e.g. python:print(task.count)")
         return PythonCode(code=code)
