@@ -199,7 +199,8 @@ def test_actor_state_copy_crash_restart_and_timeout() -> None:
         "print(task.count, task.state['n'], os.getpid())"
     )
     r = st("run", "--in", "actor", "--when=50ms", "--count", "6", "--timeout", "2s", "--overrun", "queue", "-c", code)
-    rows = [line.split() for line in r.stdout.splitlines()]
+    # (with --overrun queue, a tick queued behind the last counted run may still run: look at the first four)
+    rows = [line.split() for line in r.stdout.splitlines()][:4]
     assert r.returncode == 1
     assert [row[0] for row in rows] == ["0", "2", "4", "5"]
     # state lives in the parent: the crashed run's change is lost, the timed-out one's too

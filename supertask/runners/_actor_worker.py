@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import marshal
 import os
-import pickle
 import signal
 import warnings
 from typing import Any
@@ -40,14 +40,14 @@ def _prepare(env: dict[str, str], cwd: str | None, parent: int) -> None:
         os.chdir(cwd)
 
 
-def run_python(request: bytes) -> dict[str, Any]:
-    """Run one ``python:`` request (pickled); its output is captured and returned with the response."""
+def run_python(request: bytes) -> bytes:
+    """Run one ``python:`` request; its output is captured and returned with the response."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        response = _pyworker.execute(pickle.loads(request))
+        response = _pyworker.execute(_pyworker.decode(request))
     response["stdout"] = out.getvalue()
     response["stderr"] = err.getvalue()
-    return response
+    return marshal.dumps(response)
 
 
 async def ping() -> None:

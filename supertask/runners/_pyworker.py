@@ -2,59 +2,78 @@
 
 Standard library only and free of package-relative imports, so a fresh
 interpreter can run this file as a script (``python _pyworker.py``) without
-importing Supertask (or trio) first: that keeps ``--in process`` close to the
-cost of a bare ``python -c``. The actor worker imports it as a module.
+importing Supertask (or trio) first. It imports as little as it can up front
+(no ``pickle``, ``datetime`` or ``typing`` unless a run needs them): its start-up
+time is part of every ``--in process`` run. The actor worker imports it as a module.
 
-A request is a dict: ``code`` and the ``task`` fields (see :func:`task_fields`);
-a response is a dict with ``result`` (pickled, or its ``repr`` if it does not
-pickle), ``state`` (the task's state after the run, pickled) or ``error`` and
-``traceback``.
+Wire format (both ways): a ``marshal``-ed dict. A request has ``code`` and the
+task's fields (:func:`encode_request`); the job's state travels pickled, and only
+when it is not empty. A response (:func:`execute`) has ``result`` (a plain value),
+``result_pickle`` or ``result_repr`` (its text), ``state`` (pickled) or
+``state_empty``, or ``error`` and ``traceback``.
 """
 
 from __future__ import annotations
 
 import builtins
-import datetime as _dt
+import marshal
 import os
-import pickle
 import sys
 
-TYPE_CHECKING = False  # typing is not imported: this module's start-up time is part of every --in process run
+TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
+    import datetime as _dt
     from typing import Any
 
-__all__ = ["TaskCopy", "execute", "task_fields"]
+__all__ = ["TaskCopy", "decode", "encode_request", "execute"]
 
 #: modules in scope from the start, as in-process (in a fresh interpreter they are imported on first use)
 _PRELOADED = ("math", "time", "datetime", "random")
 
-
-class Seconds(float):
-    """A float of seconds that can also be called (``x.total_seconds`` and ``x.total_seconds()``)."""
-
-    __slots__ = ()
-
-    def __call__(self) -> float:
-        return float(self)
+_elapsed_type: Any = None
 
 
-class Elapsed(_dt.timedelta):
-    """A ``timedelta`` whose ``total_seconds`` works as attribute and method (as in the scheduler)."""
+def _elapsed(seconds: float) -> Any:
+    """An ``Elapsed`` (a ``timedelta`` whose ``total_seconds`` is attribute and method), built on first use."""
+    global _elapsed_type
+    if _elapsed_type is None:
+        import datetime
 
-    __slots__ = ("_seconds",)
-    _seconds: float
+        class Seconds(float):
+            """A float of seconds that can also be called (``x.total_seconds()``)."""
 
-    def __new__(cls, seconds: float) -> Elapsed:
-        self = super().__new__(cls, seconds=seconds)
-        self._seconds = seconds
-        return self
+            __slots__ = ()
 
-    @property  # type: ignore[override]
-    def total_seconds(self) -> Seconds:
-        return Seconds(self._seconds)
+            def __call__(self) -> float:
+                return float(self)
 
-    def __repr__(self) -> str:
-        return f"Elapsed({self._seconds!r})"
+        class Elapsed(datetime.timedelta):
+            """A ``timedelta`` whose ``total_seconds`` works as attribute and method (as in the scheduler)."""
+
+            __slots__ = ("_seconds",)
+            _seconds: float
+
+            def __new__(cls, seconds: float) -> Any:
+                self = super().__new__(cls, seconds=seconds)
+                self._seconds = seconds
+                return self
+
+            @property  # type: ignore[override]
+            def total_seconds(self) -> Seconds:
+                return Seconds(self._seconds)
+
+            def __repr__(self) -> str:
+                return f"Elapsed({self._seconds!r})"
+
+        _elapsed_type = Elapsed
+    return _elapsed_type(seconds)
+
+
+def _datetime(stamp: tuple[float, float, str]) -> _dt.datetime:
+    import datetime
+
+    ts, offset, name = stamp
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone(datetime.timedelta(seconds=offset), name))
 
 
 class TaskCopy:
@@ -64,34 +83,83 @@ class TaskCopy:
     copied back to the scheduler after the run (it must pickle).
     """
 
-    __slots__ = ("count", "elapsed", "lateness", "name", "scheduled", "started", "state", "tick")
+    __slots__ = ("_fields", "_state", "count", "name", "tick")
 
     def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
         self.name: str = fields["name"]
         self.count: int = fields["count"]
         self.tick: int = fields["tick"]
-        self.elapsed = Elapsed(fields["elapsed"])
-        self.lateness = Elapsed(fields["lateness"])
-        self.scheduled: _dt.datetime = fields["scheduled"]
-        self.started: _dt.datetime = fields["started"]
-        self.state: dict[str, Any] = fields["state"]
+        self._state: dict[str, Any] | None = None
+
+    @property
+    def elapsed(self) -> Any:
+        """Time from the job's first scheduled run to this run's scheduled time."""
+        return _elapsed(self._fields["elapsed"])
+
+    @property
+    def lateness(self) -> Any:
+        """How late this run started."""
+        return _elapsed(self._fields["lateness"])
+
+    @property
+    def scheduled(self) -> _dt.datetime:
+        """When this run was due (aware, in the scheduler's local time zone)."""
+        return _datetime(self._fields["scheduled"])
+
+    @property
+    def started(self) -> _dt.datetime:
+        """When this run started (aware, in the scheduler's local time zone)."""
+        return _datetime(self._fields["started"])
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """A copy of the job's state; copied back to the scheduler after the run."""
+        if self._state is None:
+            data = self._fields.get("state")
+            if data is None:
+                self._state = {}
+            else:
+                import pickle
+
+                self._state = pickle.loads(data)
+        return self._state
 
     def __repr__(self) -> str:
-        return f"<Task {self.name!r} count={self.count} lateness={self.lateness._seconds:.6f}s (copy)>"
+        return f"<Task {self.name!r} count={self.count} lateness={self._fields['lateness']:.6f}s (copy)>"
 
 
-def task_fields(task: Any) -> dict[str, Any]:
-    """The picklable fields of a scheduler ``Task`` (done in the parent)."""
-    return {
-        "name": task.name,
-        "count": task.count,
-        "tick": task.tick,
-        "elapsed": float(task.elapsed.total_seconds),
-        "lateness": float(task.lateness.total_seconds),
-        "scheduled": task.scheduled,
-        "started": task.started,
-        "state": task.state,
-    }
+def _stamp(moment: _dt.datetime) -> tuple[float, float, str]:
+    offset = moment.utcoffset()
+    return (moment.timestamp(), offset.total_seconds() if offset else 0.0, moment.tzname() or "")
+
+
+def encode_request(code: str, task: Any) -> bytes:
+    """The request for one run of *code* with a copy of the scheduler's *task* (done in the scheduler).
+
+    Raises:
+        Exception: ``task.state`` does not pickle.
+    """
+    import pickle
+
+    return marshal.dumps(
+        {
+            "code": code,
+            "name": task.name,
+            "count": task.count,
+            "tick": task.tick,
+            "elapsed": float(task.elapsed.total_seconds),
+            "lateness": float(task.lateness.total_seconds),
+            "scheduled": _stamp(task.scheduled),
+            "started": _stamp(task.started),
+            "state": pickle.dumps(task.state) if task.state else None,
+        }
+    )
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """A request or response from its wire form."""
+    return marshal.loads(data)  # type: ignore[no-any-return]
 
 
 class _Namespace(dict):  # type: ignore[type-arg]
@@ -123,13 +191,13 @@ class _Compiled:
         try:
             self.expr = compile(code, filename, "eval")
         except SyntaxError:
-            import ast
+            import _ast  # built in; the ast module would import contextlib, enum, collections…
 
-            tree = ast.parse(code, filename, "exec")
+            tree: Any = compile(code, filename, "exec", _ast.PyCF_ONLY_AST)
             last = tree.body[-1] if tree.body else None
-            if isinstance(last, ast.Expr):
+            if isinstance(last, _ast.Expr):
                 tree.body.pop()
-                self.expr = compile(ast.Expression(last.value), filename, "eval")
+                self.expr = compile(_ast.Expression(last.value), filename, "eval")
             self.body = compile(tree, filename, "exec") if tree.body else None
         self.namespace = _Namespace()
         if preload:
@@ -147,12 +215,12 @@ def execute(request: dict[str, Any], *, preload: bool = True) -> dict[str, Any]:
 
     *preload*: import ``math``, ``time``, ``datetime`` and ``random`` up front (a warm actor
     does, once); otherwise every module is imported when the code first names it."""
+    task = TaskCopy(request)
     try:
         code = request["code"]
         compiled = _cache.get(code)
         if compiled is None:
             compiled = _cache[code] = _Compiled(code, preload)
-        task = TaskCopy(request["task"])
         ns = compiled.namespace
         ns["task"] = task
         if compiled.body is not None:
@@ -162,27 +230,44 @@ def execute(request: dict[str, Any], *, preload: bool = True) -> dict[str, Any]:
         if isinstance(exc, KeyboardInterrupt):
             raise
         if isinstance(exc, SystemExit) and exc.code in (0, None):
-            return {"result": None, "state": _pickle_state(request)}
+            return _with_state({}, task)
         import traceback
 
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        return {"error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb), "state": _pickle_state(request)}
+        return _with_state({"error": f"{type(exc).__name__}: {exc}", "traceback": "".join(tb)}, task)
     finally:
         _flush()
-    response: dict[str, Any] = {"result": None, "state": _pickle_state(request, task.state)}
+    response: dict[str, Any] = {}
     if value is not None:
         try:
-            response["result"] = pickle.dumps(value)
-        except Exception:
+            marshal.dumps(value)  # exact built-in types only (no subclasses)
+            response["result"] = value
+        except ValueError:
+            import pickle
+
+            try:
+                response["result_pickle"] = pickle.dumps(value)
+            except Exception:
+                pass
             response["result_repr"] = str(value)
-    return response
+    return _with_state(response, task)
 
 
-def _pickle_state(request: dict[str, Any], state: Any = None) -> bytes | None:
+def _with_state(response: dict[str, Any], task: TaskCopy) -> dict[str, Any]:
+    """Add the task's state to *response* if the run touched it (read or wrote ``task.state``)."""
+    state = task._state
+    if state is None:  # never looked at: unchanged
+        return response
+    if not state:
+        response["state_empty"] = True
+        return response
+    import pickle
+
     try:
-        return pickle.dumps(request["task"]["state"] if state is None else state)
-    except Exception:
-        return None
+        response["state"] = pickle.dumps(state)
+    except Exception as exc:
+        response.setdefault("error", f"task.state cannot be copied back (it must pickle): {exc}")
+    return response
 
 
 def _flush() -> None:
@@ -194,8 +279,8 @@ def _flush() -> None:
 
 
 def _main() -> None:
-    """Script mode (``--in process``): stdin is a socket; the request comes pickled on it (until EOF)
-    and the response goes back pickled on the same socket."""
+    """Script mode (``--in process``): stdin is a socket; the request comes on it (until EOF)
+    and the response goes back on the same socket."""
     sock = os.dup(0)
     chunks = []
     while chunk := os.read(sock, 65536):
@@ -203,8 +288,8 @@ def _main() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the payload's stdin is empty
     os.close(devnull)
-    response = execute(pickle.loads(b"".join(chunks)), preload=False)
-    data = memoryview(pickle.dumps(response))
+    response = execute(decode(b"".join(chunks)), preload=False)
+    data = memoryview(marshal.dumps(response))
     while data:
         data = data[os.write(sock, data) :]
     os.close(sock)

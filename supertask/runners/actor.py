@@ -26,7 +26,6 @@ import contextlib
 import logging
 import math
 import os
-import pickle
 import signal
 import socket
 import warnings
@@ -232,7 +231,7 @@ class ActorPool:
         #: actors started so far (restarts included)
         self.started = 0
 
-    async def call(self, host: ActorHost, request: bytes) -> dict[str, Any]:
+    async def call(self, host: ActorHost, request: bytes) -> bytes:
         """Run one request in a warm actor; start or restart one when needed."""
         async with self._limit:
             slot = self._idle.pop() if self._idle else None
@@ -243,7 +242,7 @@ class ActorPool:
                 with trio.CancelScope() as scope:
                     slot.busy = scope
                     await slot.stream.send(request)
-                    response: dict[str, Any] = await slot.stream.receive()
+                    response: bytes = await slot.stream.receive()
                     ok = True
                 slot.busy = None
                 if not ok:  # the actor died under the run
@@ -402,10 +401,10 @@ class ActorPythonRunner(Runner):
         host: ActorHost = await io.start_service("tractor", _start_host)  # type: ignore[attr-defined]
         self.pool.name = task.name
         try:
-            request = pickle.dumps({"code": self.code, "task": _pyworker.task_fields(task)})
+            request = _pyworker.encode_request(self.code, task)
         except Exception as exc:
             raise PayloadFailed(f"task.state cannot be sent to the actor (it must pickle): {exc}") from None
-        response = await self.pool.call(host, request)
+        response = _pyworker.decode(await self.pool.call(host, request))
         out = response.get("stdout", "").encode()
         err = response.get("stderr", "").encode()
         if out:

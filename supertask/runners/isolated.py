@@ -51,23 +51,24 @@ def finish_python_response(response: dict[str, Any], task: Task, output: bytes |
     Raises:
         PayloadFailed: the code raised (the message is ``Type: message``).
     """
-    state = response.get("state")
-    if state is not None:
+    if response.get("state_empty"):
+        task.state.clear()
+    elif (state := response.get("state")) is not None:
         try:
             new_state = pickle.loads(state)
-        except Exception:
+        except Exception:  # a class the scheduler cannot import: keep the state as it was
             new_state = None
-        if isinstance(new_state, dict) and new_state != task.state:
+        if isinstance(new_state, dict):
             task.state.clear()
             task.state.update(new_state)
     if "error" in response:
         raise PayloadFailed(response["error"], output=output, traceback=response.get("traceback"))
-    result: Any = None
-    if response.get("result") is not None:
+    result: Any = response.get("result")
+    if "result_pickle" in response:
         try:
-            result = pickle.loads(response["result"])
+            result = pickle.loads(response["result_pickle"])
         except Exception:  # a class the scheduler cannot import: show it as text
-            result = response.get("result_repr", "<a result that cannot be unpickled here>")
+            result = response.get("result_repr")
     elif "result_repr" in response:
         result = response["result_repr"]
     return Completed(result, output=output)
@@ -105,9 +106,8 @@ class ProcessPythonRunner(SubprocessRunner):
         self.code = code
 
     async def acall(self, task: Task, io: RunIO) -> Completed:
-        request = {"code": self.code, "task": _pyworker.task_fields(task)}
         try:
-            data = pickle.dumps(request)
+            data = _pyworker.encode_request(self.code, task)
         except Exception as exc:
             raise PayloadFailed(f"task.state cannot be sent to the process (it must pickle): {exc}") from None
         ours, theirs = socket.socketpair()
@@ -140,4 +140,4 @@ class ProcessPythonRunner(SubprocessRunner):
             raise self.failure(rc, tail)
         if not received:
             raise PayloadFailed("the python process ended without a response", exit_code=rc, output=tail)
-        return finish_python_response(pickle.loads(bytes(received)), task, tail[-TAIL_BYTES:] or None)
+        return finish_python_response(_pyworker.decode(bytes(received)), task, tail[-TAIL_BYTES:] or None)
