@@ -214,6 +214,14 @@ def test_actor_state_copy_crash_restart_and_timeout() -> None:
 SLEEPY = "python:import time; time.sleep(0.05)"
 
 
+def test_actor_output_is_bounded_and_forwarded() -> None:
+    r = st("run", "--in", "actor", "-c", 'python:print("x" * 3_000_000); print("to stderr", file=sys.stderr)')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("x" * 1000) and len(r.stdout) < 1_100_000
+    assert r.stdout.endswith("[supertask: 1951425 more characters of output dropped]\n")
+    assert r.stderr == "to stderr\n"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_no_actor_outlives_its_scheduler(sig: int) -> None:
     p = subprocess.Popen(

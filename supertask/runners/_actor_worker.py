@@ -40,10 +40,42 @@ def _prepare(env: dict[str, str], cwd: str | None, parent: int) -> None:
         os.chdir(cwd)
 
 
+#: characters of a run's stdout (and of its stderr) kept for the scheduler; the rest is counted and dropped
+CAPTURE_LIMIT = 1 << 20
+
+
+class _Capture(io.TextIOBase):
+    """A bounded text sink: a payload that floods its output cannot fill the actor's memory."""
+
+    def __init__(self, limit: int = CAPTURE_LIMIT) -> None:
+        self._parts: list[str] = []
+        self._room = limit
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._room > 0:
+            kept = text[: self._room]
+            self._parts.append(kept)
+            self._room -= len(kept)
+            self.dropped += len(text) - len(kept)
+        else:
+            self.dropped += len(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        text = "".join(self._parts)
+        if self.dropped:
+            text += f"\n[supertask: {self.dropped} more characters of output dropped]\n"
+        return text
+
+
 def run_python(request: bytes) -> bytes:
-    """Run one ``python:`` request; its output is captured and returned with the response."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    """Run one ``python:`` request; its output is captured (bounded) and returned with the response."""
+    out, err = _Capture(), _Capture()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # type: ignore[type-var]
         response = _pyworker.execute(_pyworker.decode(request))
     response["stdout"] = out.getvalue()
     response["stderr"] = err.getvalue()
