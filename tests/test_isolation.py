@@ -287,6 +287,69 @@ async def test_timeout_kills_children_that_ignore_sigterm() -> None:
     assert job.statistics().timed_out == 1
 
 
+STUBBORN_PY = """\
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+subprocess.Popen([sys.executable, "-c", child])
+if "crash" in sys.argv:
+    time.sleep(0.2)
+    import os; os._exit(7)
+time.sleep(60)
+"""
+STUBBORN_JS = """\
+process.on("SIGTERM", () => {});
+require("child_process").spawn("sleep", ["60"], { stdio: "ignore" });
+if (process.argv.includes("crash")) { setTimeout(() => process.exit(7), 200); } else { setInterval(() => {}, 1000); }
+"""
+
+
+async def test_every_kind_timed_out_or_crashed_leaves_no_process(tmp_path: Path) -> None:
+    """Payloads of each kind start a child and ignore SIGTERM; they time out or crash. The
+    fixture then checks the process table for anything they left behind."""
+    (tmp_path / "stubborn.py").write_text(STUBBORN_PY)
+    (tmp_path / "stubborn.js").write_text(STUBBORN_JS)
+    code = "python:exec(open('stubborn.py').read())"
+    kinds: dict[str, tuple[str, dict[str, Any]]] = {
+        "shell": ("cmd:exec python3 stubborn.py", {}),
+        "exec": (sys.executable, {}),
+        "python-file": ("python:stubborn.py", {}),
+        "uv": ("uv:stubborn.py", {}),
+        "node": ("node:stubborn.js", {}),
+        "process": (code, {"isolation": "process"}),
+        "actor": (code, {"isolation": "actor"}),
+    }
+    runs = Runs()
+    sched = Scheduler(sinks=[runs], shutdown_grace=0)
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        jobs = []
+        for kind, (payload, kw) in kinds.items():
+            for how in ("timeout", "crash"):
+                spec: Any = payload
+                if kind == "exec":
+                    spec = parse_payload([payload, "stubborn.py", how], exec_argv=True)
+                elif how == "crash" and kind in ("shell", "python-file", "uv", "node"):
+                    spec = parse_payload([payload, how])
+                elif how == "crash":
+                    spec = payload.replace("exec(", "sys.argv.append('crash'); exec(").replace(
+                        "python:", "python:import sys; "
+                    )
+                jobs.append(
+                    sched.add("once", spec, name=f"{kind}-{how}", cwd=str(tmp_path), timeout=3, kill_grace=0.2, **kw)
+                )
+        for job in jobs:
+            await job.wait()
+        sched.stop()
+    outcomes = {r.job: r.outcome for r in runs.ended}
+    expected = {
+        f"{kind}-{how}": ("timed-out" if how == "timeout" else "failed")
+        for kind in kinds
+        for how in ("timeout", "crash")
+    }
+    assert outcomes == expected
+
+
 async def test_run_record_has_exit_code_signal_and_a_bounded_tail() -> None:
     runs = Runs()
     sched = Scheduler(sinks=[runs])

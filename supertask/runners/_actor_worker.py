@@ -2,9 +2,9 @@
 
 The scheduler imports this module too (tractor names remote functions by
 reference), so importing it has no side effects; :func:`serve` prepares the
-actor when it starts there: it ignores SIGINT (a Ctrl-C in the terminal reaches
-the whole foreground process group, but actors are stopped by their scheduler)
-and applies the job's environment. (A watchdog thread, started before tractor,
+actor when it starts there: it ignores SIGINT (actors run in a session of their
+own, out of the terminal's reach; they are stopped by their scheduler) and
+applies the job's environment. (A watchdog thread, started before tractor,
 ends the actor when the scheduler is gone: see ``actor._BOOT``.)
 Requests come over one long-lived bidirectional stream: one message each way per run.
 """

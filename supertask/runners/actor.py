@@ -97,11 +97,14 @@ class _SpawnTrio:
             command = list(command)
             if command[1:3] == ["-m", "tractor._child"]:
                 command[1:3] = ["-c", _BOOT, str(os.getpid())]
+                # a process group of its own: killing the group also ends what the payload started,
+                # and a Ctrl-C in the terminal reaches the scheduler only
+                kwargs["start_new_session"] = True
             return await trio.lowlevel.open_process(command, env=env, **kwargs)
 
 
-#: how a child actor starts: a watchdog thread first (it kills the actor as soon as its parent, the
-#: scheduler, is gone, even after SIGKILL), then tractor's own child entry point. PR_SET_PDEATHSIG
+#: how a child actor starts: a watchdog thread first (it kills the actor's process group as soon as
+#: its parent, the scheduler, is gone, even after SIGKILL), then tractor's own child entry point. PR_SET_PDEATHSIG
 #: would not do: trio spawns from a worker thread, and the signal follows that thread's exit.
 _BOOT = """\
 import os, runpy, signal, sys, threading, time
@@ -109,7 +112,7 @@ parent = int(sys.argv.pop(1))
 def watch():
     while os.getppid() == parent:
         time.sleep(0.2)
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.killpg(0, signal.SIGKILL)
 threading.Thread(target=watch, name="supertask-parent-watch", daemon=True).start()
 runpy.run_module("tractor._child", run_name="__main__", alter_sys=True)
 """
@@ -186,10 +189,9 @@ class ActorHost:
             self.kill_all()
 
     def kill_all(self) -> None:
-        """SIGKILL every actor process still alive (last resort at teardown)."""
+        """SIGKILL every actor still alive, with its process group (last resort at teardown)."""
         for pid in list(self._pids):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+            _kill_group(pid)
             self._pids.discard(pid)
 
 
@@ -270,8 +272,7 @@ class ActorPool:
         slot.killed = True
         slot.dead = True
         if slot.pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(slot.pid, signal.SIGKILL)
+            _kill_group(slot.pid)
         slot.stop.set()
 
     async def _start(self, host: ActorHost) -> _Slot:
@@ -349,8 +350,7 @@ class ActorPool:
         finally:
             slot.dead = True
             if slot.pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(slot.pid, signal.SIGKILL)
+                _kill_group(slot.pid)  # the actor if still alive, and whatever its payloads left running
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
                     if slot.proc is not None:
                         await slot.proc.wait()
@@ -358,6 +358,11 @@ class ActorPool:
             host._slots.discard(slot)
             if not host._slots:
                 host._slots_done.set()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _describe(rc: int | None) -> str:
