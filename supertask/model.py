@@ -264,6 +264,12 @@ class Runtime(Base, frozen=True):
     env: dict[str, str] = {}
     cwd: str | None = None
     timeout: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    #: subprocess output goes straight to the scheduler's stdout/stderr (no capture, no tail)
+    passthrough: bool = False
+    #: warm actors kept for the job with ``isolation="actor"``
+    actors: Annotated[int, msgspec.Meta(ge=1)] = 1
+    #: seconds between SIGTERM and SIGKILL when a run's process group is stopped
+    kill_grace: Annotated[float, msgspec.Meta(ge=0)] = 1.0
 
 
 # ---------------------------------------------------------------- metadata: who/why
@@ -355,7 +361,7 @@ class Run(Base, frozen=True):
     #: the payload's non-None result
     result: Any = None
     skipped: int = 0
-    #: the last bytes of the run's output (subprocess payloads)
+    #: the last few KiB of the run's output (stdout and stderr, as they came), when captured
     output: str | None = None
     #: where the job was defined (file path or URL)
     source: str | None = None

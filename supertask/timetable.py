@@ -17,6 +17,8 @@ One document schema for YAML, JSON and TOML::
         env: {FOO: "1"}         # this job's runs only
         cwd: /tmp
         timeout: 30s
+        isolation: inprocess    # python code: thread, actor (warm tractor actor), process
+        actors: 1               # warm actors with isolation: actor
         mode: precise           # or relaxed
         overrun: skip           # queue, cancel, concurrent[:N]
         count: 10
@@ -140,7 +142,9 @@ class DocJob(Base, frozen=True):
     env: dict[str, Scalar] = {}
     cwd: str | None = None
     timeout: str | float | None = None
-    isolation: Literal["inprocess", "process"] = "inprocess"
+    isolation: Literal["inprocess", "thread", "actor", "process"] = "inprocess"
+    actors: int = 1
+    passthrough: bool = False
     mode: Literal["precise", "relaxed"] = "precise"
     overrun: str = "skip"
     count: int | None = None
@@ -796,6 +800,8 @@ def _from_document(
             env=_env(ctx, (*path, "env"), j.env),
             cwd=j.cwd,
             timeout=_seconds(ctx, (*path, "timeout"), j.timeout),
+            actors=j.actors,
+            passthrough=j.passthrough,
         )
         meta = Metadata(
             name=j.name,

@@ -312,7 +312,8 @@ def test_timeout_env_and_failures_from_a_timetable(tmp_path: Path, env: dict[str
     assert time.monotonic() - t0 < 4.5
     assert r.returncode == 1 and sorted(r.stdout.splitlines()) == ["[]", "yes-here"]
     rows = {h["job"]: h for h in json.loads(st("history", "--ns=t", "--json", env=env).stdout)}
-    assert (rows["slow"]["outcome"], rows["slow"]["error"]) == ("failed", "timed out after 0.2s")
+    assert rows["slow"]["outcome"] == "timed-out"
+    assert rows["slow"]["error"].startswith("timed out after 0.2s")
     assert (rows["bad"]["outcome"], rows["bad"]["exit_code"], rows["bad"]["error"]) == (
         "failed",
         3,

@@ -51,6 +51,15 @@ def run(
     ns: str | None = None,
     history: Literal["auto", "all", "aggregate", "none"] | None = None,
     watch: bool = True,
+    in_: Annotated[Literal["inprocess", "thread", "actor", "process"], Parameter(name="--in")] = "inprocess",
+    timeout: str | None = None,
+    env: Annotated[list[str] | None, Parameter(name="--env", consume_multiple=False, negative="")] = None,
+    env_file: Annotated[list[str] | None, Parameter(name="--env-file", consume_multiple=False, negative="")] = None,
+    cwd: str | None = None,
+    passthrough: Annotated[bool, Parameter(negative="")] = False,
+    actors: int = 1,
+    max_processes: int | None = None,
+    kill_grace: str = "1s",
 ) -> int:
     """Run a job: a payload on a schedule, or the jobs of timetable files.
 
@@ -88,7 +97,12 @@ def run(
     A wall-clock step (NTP, date -s, resume) recomputes calendar deadlines;
     intervals keep their grid.
 
-    Exit code: 0 when every run succeeded, the run's own code for a single run, 1 when runs
+    More payloads: python:FILE.py (a script, this interpreter), uv:FILE.py (uv run --script: PEP 723
+    dependencies, cached), docker:IMAGE ARGS (docker run --rm), node:FILE.js, deno:FILE, bun:FILE.
+    Python code runs --in inprocess (default), thread, actor (a warm tractor actor, reused) or process
+    (a fresh interpreter per run); actor and process runs get a copy of task (task.state is copied back).
+
+    Exit code: 0 when every run succeeded, the run's own code for a single run (124 when it timed out), 1 when runs
     failed, 2 for bad input, 130 after Ctrl-C (a second Ctrl-C cancels running payloads).
 
     Parameters
@@ -163,6 +177,26 @@ def run(
         all, aggregate or none. Default: each job's own setting (auto).
     watch
         Reload timetable files when they change (added, changed and removed jobs; others keep their timing).
+    in_
+        Where python: code runs: inprocess (default, fastest), thread, actor (warm tractor actor reused
+        across runs), process (fresh interpreter per run).
+    timeout
+        Stop a run after this long (e.g. 300ms, 5m): its process group gets SIGTERM, then SIGKILL after
+        --kill-grace; the run is recorded as timed out.
+    env
+        K=V: an environment variable for this job's runs only (repeatable).
+    env_file
+        A file of K=V lines (# comments, optional quotes, optional "export ") for this job's runs (repeatable).
+    cwd
+        Working directory of the job's runs.
+    passthrough
+        Subprocess output goes straight to this terminal (no capture, no line buffering, no output tail).
+    actors
+        With --in actor: warm actors kept for the job (= runs at once; default 1).
+    max_processes
+        At most this many payload processes at once (a slow job at 20ms cannot fork-bomb the machine).
+    kill_grace
+        Time between SIGTERM and SIGKILL when a run's process group is stopped (timeout, shutdown).
     """
     from ..durations import parse_duration
     from ..errors import SpecError
@@ -195,6 +229,15 @@ def run(
                 ("--misfire-grace", misfire_grace is not None),
                 ("--state", state is not None),
                 ("--cron-days", cron_days != "or"),
+                ("--in", in_ != "inprocess"),
+                ("--timeout", timeout is not None),
+                ("--env", bool(env)),
+                ("--env-file", bool(env_file)),
+                ("--cwd", cwd is not None),
+                ("--passthrough", passthrough),
+                ("--actors", actors != 1),
+                ("--kill-grace", kill_grace != "1s"),
+                ("--max-processes", max_processes is not None),
             )
             if given
         ]
@@ -251,9 +294,30 @@ def run(
     if count is not None and count < 1:
         raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
     from ..engine import parse_overrun
-    from ..model import JobSpec, Metadata, Policy
+    from ..model import JobSpec, Metadata, Policy, Runtime
 
-    runner = build_runner(spec)  # compiles python code now: syntax errors before anything runs
+    timeout_s = parse_duration(timeout, what="--timeout") if timeout is not None else None
+    job_env = _read_env_files(env_file or [])
+    job_env.update(_parse_env(env or []))
+    if actors < 1:
+        raise SpecError(f"invalid --actors {actors}: expected a whole number >= 1")
+    if max_processes is not None and max_processes < 1:
+        raise SpecError(f"invalid --max-processes {max_processes}: expected a whole number >= 1")
+    kill_grace_s = parse_duration(kill_grace, what="--kill-grace", allow_zero=True)
+    runtime = Runtime(
+        isolation=in_,
+        env=job_env,
+        cwd=cwd,
+        timeout=timeout_s,
+        passthrough=passthrough,
+        actors=actors,
+        kill_grace=kill_grace_s,
+    )
+    runner = build_runner(spec, runtime)  # compiles python code now: syntax errors before anything runs
+    from ..runners import DockerRunner
+
+    if isinstance(runner, DockerRunner) and (problem := runner.check_engine()) is not None:
+        log.warning("no docker engine reachable (%s): runs of %s fail until one is", problem, runner.description)
     job = JobSpec(
         when=" | ".join(whens),
         trigger=trigger,
@@ -271,6 +335,7 @@ def run(
             jitter_mode=jitter_mode,
             misfire=misfire_policy,
         ),
+        runtime=runtime,
     )
 
     record = None
@@ -293,11 +358,51 @@ def run(
         outcome,
         state,
         record[0] if record else None,
+        max_processes,
     )
     if outcome.stdout_closed:
         _silence_stdout()
         return 0
     return outcome.exit_code
+
+
+def _parse_env(items: list[str]) -> dict[str, str]:
+    from ..errors import SpecError
+
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise SpecError(f"invalid --env {item!r}: expected NAME=VALUE, e.g. --env FOO=1")
+        env[key] = value
+    return env
+
+
+def _read_env_files(paths: list[str]) -> dict[str, str]:
+    """Read K=V lines: blank lines and # comments are skipped, ``export`` and matching quotes stripped."""
+    from ..errors import SpecError
+
+    env: dict[str, str] = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise SpecError(f"invalid --env-file {path!r}: {exc.strerror or exc}") from None
+        for n, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export ") :].lstrip()
+            key, sep, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not key or not key.replace("_", "a").isalnum() or key[0].isdigit():
+                raise SpecError(f"invalid --env-file {path!r} line {n}: {raw!r}: expected NAME=VALUE")
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            env[key] = value
+    return env
 
 
 class _Outcome:
@@ -337,6 +442,7 @@ async def _serve(
     outcome: _Outcome,
     state: str | None = None,
     store_sink: Any = None,
+    max_processes: int | None = None,
 ) -> None:
     import trio
 
@@ -352,7 +458,7 @@ async def _serve(
         state_file = LastFiredFile(os.path.expanduser(state))
         last_fired = state_file.last_fired(spec.meta.name)
         sinks.append(state_file)
-    sched = Scheduler(sinks=sinks, shutdown_grace=grace)
+    sched = Scheduler(sinks=sinks, shutdown_grace=grace, max_processes=max_processes)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
@@ -372,7 +478,9 @@ async def _serve(
         outcome.exit_code = 130 if interrupted[0] == signal.SIGINT else 0
     elif st.failed:
         err = job.last_error
-        if st.runs == 1 and isinstance(err, PayloadFailed) and err.exit_code:
+        if st.runs == 1 and st.timed_out:
+            outcome.exit_code = 124  # as timeout(1)
+        elif st.runs == 1 and isinstance(err, PayloadFailed) and err.exit_code:
             outcome.exit_code = err.exit_code
         else:
             outcome.exit_code = 1

@@ -21,7 +21,9 @@ import hashlib
 import heapq
 import itertools
 import logging
+import math
 import random
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,8 +32,8 @@ import trio
 
 from ..durations import format_duration
 from ..errors import SchedulerError, SpecError
-from ..model import JobSpec, Misfire, Overrun, Run, TriggerSpec
-from ..runners import PayloadFailed, Runner, build_runner
+from ..model import JobSpec, Misfire, Overrun, Run, Runtime, TriggerSpec
+from ..runners import Completed, PayloadFailed, Runner, build_runner, killed_returncode
 from ..sinks import Sink, StdoutSink
 from ..triggers import BoundedTrigger, CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
 from ..triggers.misfire import ON_TIME, MisfirePlan, plan_misfires
@@ -122,8 +124,11 @@ class Job:
         misfire: Misfire | None = None,
         last_fired: _dt.datetime | None = None,
         namespace: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.name = name
+        #: seconds after which a run is cancelled and recorded as timed out (None: never)
+        self.timeout = timeout
         #: the namespace the job belongs to (names are unique within a namespace)
         self.namespace = namespace
         self.trigger = trigger
@@ -212,7 +217,16 @@ class Scheduler:
         clock: EngineClock | None = None,
         sinks: Iterable[Sink] | None = None,
         shutdown_grace: float = 2.0,
+        max_processes: int | None = None,
     ) -> None:
+        if max_processes is not None and max_processes < 1:
+            raise SpecError(f"invalid max_processes {max_processes!r}: expected a whole number >= 1")
+        #: at most this many payload processes at once, over all jobs (None: no limit)
+        self.max_processes = max_processes
+        self._process_limit = trio.CapacityLimiter(max_processes) if max_processes else None
+        self._services: trio.Nursery | None = None
+        self._service_values: dict[str, Any] = {}
+        self._service_starting: dict[str, trio.Event] = {}
         self._clock = clock
         self._own_clock = False
         self.sinks: list[Sink] = [StdoutSink()] if sinks is None else list(sinks)
@@ -274,6 +288,13 @@ class Scheduler:
         misfire: Misfire | str | None = None,
         last_fired: _dt.datetime | None = None,
         namespace: str | None = None,
+        isolation: Literal["inprocess", "thread", "actor", "process"] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+        passthrough: bool = False,
+        actors: int = 1,
+        kill_grace: float = 1.0,
     ) -> Job:
         """Add a job; it starts at once if the scheduler is serving, else when it starts.
 
@@ -298,6 +319,15 @@ class Scheduler:
             last_fired: the latest instant the job fired for before (from a store, after a restart):
                 instants between it and now are misfires.
             namespace: the namespace of the job; names need only be unique within one.
+            isolation: where Python code runs: ``inprocess`` (default), ``thread``, ``actor``
+                (a warm tractor actor) or ``process`` (a fresh interpreter per run).
+            env: environment variables for this job's runs only.
+            cwd: working directory of this job's runs.
+            timeout: seconds after which a run is cancelled (process groups killed) and
+                recorded as ``timed-out``.
+            passthrough: subprocess output goes straight to this process's stdout/stderr.
+            actors: warm actors kept for this job with ``isolation="actor"``.
+            kill_grace: seconds between SIGTERM and SIGKILL when a run's process group is stopped.
 
         Raises:
             SpecError: a bad *when*, *payload* or policy value.
@@ -330,7 +360,12 @@ class Scheduler:
             from ..triggers.misfire import parse_misfire
 
             misfire = parse_misfire(misfire)
-        runner = build_runner(payload)
+        if timeout is not None and not timeout > 0:
+            raise SpecError(f"invalid timeout {timeout!r}: expected seconds > 0")
+        runtime = Runtime(
+            isolation=isolation or "inprocess", env=dict(env or {}), cwd=cwd, timeout=timeout, kill_grace=kill_grace
+        )
+        runner = build_runner(payload, runtime, passthrough=passthrough, actors=actors)
         seed = name or runner.description
         wall_now = self._clock.wall_datetime() if self._clock is not None else _dt.datetime.now(_dt.UTC)
         trigger = _as_trigger(when, now=wall_now, start=start, seed=seed)
@@ -375,6 +410,7 @@ class Scheduler:
             misfire=misfire,
             last_fired=last_fired,
             namespace=namespace,
+            timeout=timeout,
         )
         job._rebuild = rebuild
         self._jobs[_job_key(namespace, unique)] = job
@@ -399,7 +435,7 @@ class Scheduler:
             SpecError: a bad value in the record.
             SchedulerError: the scheduler has stopped.
         """
-        p = spec.policy
+        p, rt = spec.policy, spec.runtime
         return self.add(
             spec.trigger,
             runner or build_runner(spec.payload, spec.runtime),
@@ -416,6 +452,13 @@ class Scheduler:
             misfire=p.misfire,
             last_fired=last_fired,
             namespace=spec.namespace,
+            isolation=rt.isolation,
+            env=rt.env,
+            cwd=rt.cwd,
+            timeout=rt.timeout,
+            passthrough=rt.passthrough,
+            actors=rt.actors,
+            kill_grace=rt.kill_grace,
         )
 
     def get_job(self, name: str, namespace: str | None = None) -> Job | None:
@@ -439,6 +482,32 @@ class Scheduler:
     def statistics(self) -> list[JobStats]:
         """Snapshots of every job's statistics."""
         return [job.statistics() for job in self._jobs.values()]
+
+    async def start_service(self, key: str, fn: Callable[..., Any]) -> Any:
+        """Start ``fn(task_status=…)`` once per scheduler under *key* and return what it passes to
+        ``task_status.started``; later calls return the same value. Services (e.g. the actor
+        runtime) run until the scheduler stops, after the last run ended.
+
+        Raises:
+            SchedulerError: the scheduler is not serving.
+        """
+        while True:
+            if key in self._service_values:
+                return self._service_values[key]
+            starting = self._service_starting.get(key)
+            if starting is None:
+                break
+            await starting.wait()
+        if self._services is None:
+            raise SchedulerError("services start only while the scheduler serves")
+        event = self._service_starting[key] = trio.Event()
+        try:
+            value = await self._services.start(fn, name=f"supertask service {key}")
+            self._service_values[key] = value
+            return value
+        finally:
+            del self._service_starting[key]
+            event.set()
 
     async def wait_idle(self) -> None:
         """Wait until every job added so far is done (or the scheduler has stopped)."""
@@ -467,26 +536,37 @@ class Scheduler:
             self._own_clock = True
         try:
             self._run_sinks = [sink for sink in self.sinks if sink.wants_runs]
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                self._state = "running"
-                pending, self._pending = self._pending, []
-                self._wall_offset = self._clock.wall() - self._clock.now()
-                nursery.start_soon(self._watch_wall_clock, name="supertask wall-clock watch")
-                for job in pending:
-                    self._start_job(job)
-                task_status.started(self)
-                await self._loop()
-                grace = self.shutdown_grace if self._stop_grace is None else self._stop_grace
-                with trio.move_on_at(trio.current_time() + grace) as scope:
-                    self._grace_scope = scope
-                    if self._in_flight:
-                        await self._runs_idle.wait()
-                if scope.cancelled_caught:
-                    (log.debug if self.stdout_closed else log.info)(
-                        "shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight
-                    )
-                nursery.cancel_scope.cancel()
+            async with trio.open_nursery() as services:
+                self._services = services
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self._state = "running"
+                    pending, self._pending = self._pending, []
+                    self._wall_offset = self._clock.wall() - self._clock.now()
+                    nursery.start_soon(self._watch_wall_clock, name="supertask wall-clock watch")
+                    for job in pending:
+                        self._start_job(job)
+                    task_status.started(self)
+                    await self._loop()
+                    grace = self.shutdown_grace if self._stop_grace is None else self._stop_grace
+                    with trio.move_on_at(trio.current_time() + grace) as scope:
+                        self._grace_scope = scope
+                        if self._in_flight:
+                            await self._runs_idle.wait()
+                    if scope.cancelled_caught:
+                        (log.debug if self.stdout_closed else log.info)(
+                            "shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight
+                        )
+                    nursery.cancel_scope.cancel()
+                # services (warm actors) end after the last run; those with aclose() end gracefully
+                self._services = None
+                for key, value in list(self._service_values.items()):
+                    if hasattr(value, "aclose"):
+                        try:
+                            await value.aclose()
+                        except Exception:
+                            log.exception("service %r failed to close", key)
+                services.cancel_scope.cancel()
             self._state = "stopped"
             await self._close_sinks()
         finally:
@@ -825,12 +905,21 @@ class Scheduler:
         assert clock is not None
         scope = trio.CancelScope()
         job._scopes.add(scope)
-        outcome: Literal["ok", "failed", "cancelled"] = "cancelled"
+        outcome: Literal["ok", "failed", "cancelled", "timed-out"] = "cancelled"
         value: Any = None
+        limit = self._process_limit if job.runner.spawns_process else None
         try:
             with scope:
-                value = await job.runner.acall(task, self)
-                outcome = "ok"
+                with trio.move_on_after(job.timeout if job.timeout is not None else math.inf) as timer:
+                    if limit is not None:
+                        async with limit:
+                            value = await job.runner.acall(task, self)
+                    else:
+                        value = await job.runner.acall(task, self)
+                    outcome = "ok"
+                if timer.cancelled_caught:
+                    outcome = "timed-out"
+                    value = _timed_out(job.timeout)
         except Exception as exc:
             outcome = "failed"
             value = exc
@@ -914,10 +1003,17 @@ class Scheduler:
         c.duration.add(end - start)
         if outcome == "ok":
             c.ok += 1
+            if isinstance(value, Completed):
+                value = value.result
             if value is not None:
                 self._emit(task, value)
         elif outcome == "cancelled":
             c.cancelled += 1
+        elif outcome == "timed-out":
+            c.timed_out += 1
+            c.failed += 1
+            job.last_error = value
+            self._log_failure(job, task, value)
         elif outcome == "stdout-closed":
             c.failed += 1
         else:
@@ -934,12 +1030,16 @@ class Scheduler:
     def _run_event(self, job: Job, task: Task, outcome: str, start: float, end: float | None, value: Any) -> None:
         """Build a run record (only done when a sink asked for runs) and hand it to those sinks."""
         exit_code = sig = error = result = None
+        output: bytes | None = None
         if outcome == "stdout-closed":
             outcome, error = "failed", "stdout closed"
         elif outcome == "ok":
-            result = value
+            if isinstance(value, Completed):
+                result, exit_code, output = value.result, value.exit_code, value.output
+            else:
+                result = value
         elif isinstance(value, PayloadFailed):
-            exit_code, sig, error = value.exit_code, value.signal, str(value)
+            exit_code, sig, error, output = value.exit_code, value.signal, str(value), value.output
         elif isinstance(value, BaseException):
             error = f"{type(value).__name__}: {value}"
         elif value is not None:
@@ -960,6 +1060,7 @@ class Scheduler:
             signal=sig,
             error=error,
             result=result,
+            output=output.decode(errors="replace") if output else None,
         )
         for sink in self._run_sinks:
             try:
@@ -1046,6 +1147,20 @@ class Scheduler:
             )
             f.unreported = 0
         f.last_summary = time.monotonic()
+
+
+def _timed_out(timeout: float | None) -> PayloadFailed:
+    """The failure of a timed-out run, with how its process ended if one had to be stopped."""
+    rc = killed_returncode.get()
+    if rc is None:
+        return PayloadFailed(f"timed out after {timeout:g}s")
+    if rc < 0:
+        try:
+            how = f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            how = f"killed by signal {-rc}"
+        return PayloadFailed(f"timed out after {timeout:g}s ({how})", signal=-rc)
+    return PayloadFailed(f"timed out after {timeout:g}s (exit code {rc})", exit_code=rc)
 
 
 def _format_instant(t: _dt.datetime, tz: Any) -> str:

@@ -70,12 +70,14 @@ class JobStats(msgspec.Struct, frozen=True, kw_only=True):
     duration_p50: float
     duration_p99: float
     duration_max: float
+    #: runs stopped by the job's timeout (also counted in ``failed``)
+    timed_out: int = 0
 
 
 class JobCounters:
     """The mutable counters the engine updates on the hot path."""
 
-    __slots__ = ("cancelled", "duration", "failed", "lateness", "ok", "runs", "skipped")
+    __slots__ = ("cancelled", "duration", "failed", "lateness", "ok", "runs", "skipped", "timed_out")
 
     def __init__(self) -> None:
         self.runs = 0
@@ -83,6 +85,7 @@ class JobCounters:
         self.failed = 0
         self.skipped = 0
         self.cancelled = 0
+        self.timed_out = 0
         self.lateness = Histogram()
         self.duration = Histogram()
 
@@ -103,4 +106,5 @@ class JobCounters:
             duration_p50=du.quantile(0.5),
             duration_p99=du.quantile(0.99),
             duration_max=du.max,
+            timed_out=self.timed_out,
         )

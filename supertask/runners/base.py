@@ -3,21 +3,57 @@
 from __future__ import annotations
 
 import abc
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["PayloadFailed", "RunIO", "Runner"]
+__all__ = ["Completed", "PayloadFailed", "RunIO", "Runner", "killed_returncode"]
+
+#: set by a runner that had to stop a process because its run was cancelled (timeout, shutdown):
+#: that process's return code (negative: the signal that ended it). Read by the engine, in the
+#: run's own trio task, to record how a timed-out run ended.
+killed_returncode: ContextVar[int | None] = ContextVar("supertask_killed_returncode", default=None)
 
 
 class PayloadFailed(Exception):
-    """A run failed without a Python exception of its own, e.g. a command exited non-zero."""
+    """A run failed without a Python exception of its own, e.g. a command exited non-zero.
 
-    def __init__(self, message: str, *, exit_code: int | None = None, signal: int | None = None) -> None:
+    ``output`` is the tail of the run's output (bounded), kept for the run record;
+    ``traceback`` the text of a Python traceback from another process, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        output: bytes | None = None,
+        traceback: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.signal = signal
+        self.output = output
+        self.traceback = traceback
+
+
+class Completed:
+    """What a runner returns for a successful run that has more to record than a result:
+    the exit code and the (bounded) output tail of a process. The scheduler emits ``result``
+    (when not None) like any other result and puts the rest in the run record."""
+
+    __slots__ = ("exit_code", "output", "result")
+
+    def __init__(self, result: Any = None, *, exit_code: int | None = None, output: bytes | None = None) -> None:
+        self.result = result
+        self.exit_code = exit_code
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"Completed(result={self.result!r}, exit_code={self.exit_code!r})"
 
 
 class RunIO(Protocol):
@@ -26,6 +62,10 @@ class RunIO(Protocol):
     def output(self, task: Task, data: bytes) -> None: ...
 
     def error_output(self, task: Task, data: bytes) -> None: ...
+
+    async def start_service(self, key: str, fn: Any) -> Any:
+        """Start a long-lived helper (e.g. the actor runtime) once per scheduler; return its value."""
+        ...
 
 
 class Runner(abc.ABC):
@@ -37,6 +77,9 @@ class Runner(abc.ABC):
 
     #: short text naming the payload, for logs and statistics
     description: str = "payload"
+
+    #: True: each run starts a process (counted against the scheduler's ``max_processes``)
+    spawns_process: bool = False
 
     def call(self, task: Task) -> Any:
         """Run once, synchronously; return the result (None = no result)."""

@@ -1,4 +1,4 @@
-"""Python files as payloads (minimal: the subprocess runners of the isolation work may replace it).
+"""Python files called through an entry point (the original Supertask's `python-file` steps, task files).
 
 ``PythonFile(path)`` runs the file as a script in a fresh interpreter (the current
 one), with ``args`` as ``sys.argv[1:]``. With an ``entrypoint`` (the original
@@ -45,7 +45,7 @@ def python_file_runner(
     path = Path(spec.path)
     if not path.is_file():
         raise PayloadError(f"python file {spec.path!r} not found: expected the path of a .py file")
-    deps = _dependencies(path)
+    deps = script_dependencies(path)
     uv = _uv(spec.path) if deps else None
     if spec.entrypoint is None:
         if spec.kwargs:
@@ -89,7 +89,7 @@ def python_file_runner(
     return EntrypointRunner(fn, spec.args, spec.kwargs, description=description)
 
 
-def _dependencies(path: Path) -> list[str]:
+def script_dependencies(path: Path) -> list[str]:
     """The ``dependencies`` of a file's PEP 723 ``# /// script`` block (empty when there is none)."""
     from ..timetable import script_blocks
 

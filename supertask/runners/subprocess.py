@@ -7,22 +7,23 @@ group gets SIGTERM, then SIGKILL after a grace period, so no child outlives its 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 
-from .base import PayloadFailed, RunIO, Runner
+from .base import Completed, PayloadFailed, RunIO, Runner, killed_returncode
 
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["TAIL_BYTES", "SubprocessRunner", "exec_runner", "shell_runner"]
+__all__ = ["TAIL_BYTES", "DockerRunner", "SubprocessRunner", "exec_runner", "script_runner", "shell_runner"]
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +47,20 @@ def _describe_status(rc: int) -> tuple[str, int | None]:
 
 
 class SubprocessRunner(Runner):
-    """Runs an argv as a child process per run.
+    """Runs an argv as a child process per run, in a process group of its own.
 
     Args:
         argv: the program and its arguments.
         description: how the payload is shown in logs.
-        env: extra environment variables for this job only.
+        env: extra environment variables for this job's runs only.
         cwd: working directory of the child.
-        kill_grace: seconds between SIGTERM and SIGKILL when a run is cancelled.
+        kill_grace: seconds between SIGTERM and SIGKILL when a run is cancelled or times out.
+        passthrough: the child writes straight to this process's stdout/stderr (a terminal stays a
+            terminal, no line buffering); no output tail is kept and sinks see no output.
     """
 
     is_async = True
+    spawns_process = True
 
     def __init__(
         self,
@@ -66,52 +70,84 @@ class SubprocessRunner(Runner):
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         kill_grace: float = 1.0,
+        passthrough: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.description = description or " ".join(self.argv)
         self.env = dict(env) if env else None
         self.cwd = cwd
         self.kill_grace = kill_grace
+        self.passthrough = passthrough
+        self._full_env = {**os.environ, **self.env} if self.env else None
 
-    async def acall(self, task: Task, io: RunIO) -> None:
-        env = {**os.environ, **self.env} if self.env else None
+    async def acall(self, task: Task, io: RunIO) -> Any:
+        rc, tail = await self.run_process(self.argv, task, io)
+        if rc != 0:
+            raise self.failure(rc, tail)
+        return Completed(exit_code=0, output=tail)
+
+    def failure(self, rc: int, tail: bytes) -> PayloadFailed:
+        """The run failure for a non-zero return code, with the last line of output."""
+        text, sig = _describe_status(rc)
+        last = tail.decode(errors="replace").strip().splitlines()
+        detail = f": {last[-1]}" if last else ""
+        return PayloadFailed(f"{text}{detail}", exit_code=rc if rc >= 0 else None, signal=sig, output=tail)
+
+    async def on_cancelled(self, argv: Sequence[str]) -> None:
+        """Called (shielded) after a cancelled run's process group was killed; for cleanup elsewhere."""
+
+    async def run_process(self, argv: Sequence[str], task: Task, io: RunIO, *, stdin: Any = None) -> tuple[int, bytes]:
+        """Run *argv* to completion; return its return code and output tail.
+
+        On cancellation (timeout, shutdown, overrun ``cancel``) the whole process group is
+        killed (SIGTERM, then SIGKILL after ``kill_grace``) before the cancellation goes on.
+        """
+        pipe = None if self.passthrough else subprocess.PIPE
         try:
             proc = await anyio.open_process(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                argv,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
+                stdout=pipe,
+                stderr=pipe,
                 start_new_session=True,
-                env=env,
+                env=self._full_env,
                 cwd=self.cwd,
             )
-        except FileNotFoundError:
-            raise PayloadFailed(f"command not found: {self.argv[0]}", exit_code=127) from None
+        except FileNotFoundError as exc:
+            if self.cwd and not os.path.isdir(self.cwd):
+                raise PayloadFailed(f"working directory not found: {self.cwd}", exit_code=127) from None
+            raise PayloadFailed(f"command not found: {exc.filename or argv[0]}", exit_code=127) from None
         except PermissionError:
-            raise PayloadFailed(f"permission denied: {self.argv[0]}", exit_code=126) from None
+            raise PayloadFailed(f"permission denied: {argv[0]}", exit_code=126) from None
+        except NotADirectoryError:
+            raise PayloadFailed(f"working directory is not a directory: {self.cwd}", exit_code=127) from None
         tail = bytearray()
+        rc = -1
         try:
-            async with anyio.create_task_group() as tg:
-                assert proc.stdout is not None and proc.stderr is not None
-                out_done, err_done = anyio.Event(), anyio.Event()
-                tg.start_soon(_pump, proc.stdout, lambda b: io.output(task, b), tail, out_done)
-                tg.start_soon(_pump, proc.stderr, lambda b: io.error_output(task, b), tail, err_done)
+            if self.passthrough:
                 rc = await proc.wait()
-                # children that inherited the pipes may keep them open: do not wait for them long
-                with anyio.move_on_after(0.2):
-                    await out_done.wait()
-                    await err_done.wait()
-                tg.cancel_scope.cancel()
+            else:
+                async with anyio.create_task_group() as tg:
+                    assert proc.stdout is not None and proc.stderr is not None
+                    out_done, err_done = anyio.Event(), anyio.Event()
+                    tg.start_soon(_pump, proc.stdout, lambda b: io.output(task, b), tail, out_done)
+                    tg.start_soon(_pump, proc.stderr, lambda b: io.error_output(task, b), tail, err_done)
+                    rc = await proc.wait()
+                    # children that inherited the pipes may keep them open: do not wait for them long
+                    with anyio.move_on_after(0.2):
+                        await out_done.wait()
+                        await err_done.wait()
+                    tg.cancel_scope.cancel()
         finally:
-            if proc.returncode is None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if proc.returncode is None:
                     await _terminate_group(proc, self.kill_grace)
-        if rc != 0:
-            text, sig = _describe_status(rc)
-            last = bytes(tail).decode(errors="replace").strip().splitlines()
-            detail = f": {last[-1]}" if last else ""
-            raise PayloadFailed(f"{text}{detail}", exit_code=rc if rc >= 0 else None, signal=sig)
-        return None
+                    killed_returncode.set(proc.returncode)
+                    await self.on_cancelled(argv)
+                else:
+                    _kill_leftovers(proc.pid)
+                await proc.aclose()
+        return rc, bytes(tail)
 
 
 async def _pump(
@@ -139,6 +175,14 @@ async def _pump_lines(stream: anyio.abc.ByteReceiveStream, emit: Callable[[bytes
         emit(pending)
 
 
+def _kill_leftovers(pgid: int) -> None:
+    """The run's main process has ended: kill what it left running in its process group."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 async def _terminate_group(proc: anyio.abc.Process, grace: float) -> None:
     """SIGTERM the child's process group, SIGKILL it after *grace* seconds, and reap the child."""
     pgid = proc.pid
@@ -163,3 +207,92 @@ def shell_runner(script: str, **kwargs: object) -> SubprocessRunner:
 def exec_runner(argv: Sequence[str], **kwargs: object) -> SubprocessRunner:
     """A runner for an argv run without a shell."""
     return SubprocessRunner(argv, description=" ".join(argv), **kwargs)  # type: ignore[arg-type]
+
+
+#: output of the docker client when it cannot reach an engine
+_NO_ENGINE = (b"Cannot connect to the Docker daemon", b"error during connect", b"docker daemon is not running")
+
+
+class DockerRunner(SubprocessRunner):
+    """``docker run --rm`` per run, with a container name of its own so that a cancelled or timed-out
+    run also removes its container (killing the client alone would leave it running).
+
+    The job's ``env`` goes into the container (``-e K=V``); ``cwd`` is the client's directory.
+    """
+
+    _serial = itertools.count(1)
+
+    def __init__(
+        self,
+        image: str,
+        argv: Sequence[str] = (),
+        *,
+        docker: str = "docker",
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        kill_grace: float = 1.0,
+        passthrough: bool = False,
+    ) -> None:
+        self.image = image
+        self.container_argv = list(argv)
+        self.docker = docker
+        env_args = [a for k, v in (env or {}).items() for a in ("-e", f"{k}={v}")]
+        super().__init__(
+            [docker, "run", "--rm", *env_args, image, *self.container_argv],
+            description=f"docker:{image} {' '.join(self.container_argv)}".strip(),
+            cwd=cwd,
+            kill_grace=kill_grace,
+            passthrough=passthrough,
+        )
+
+    def check_engine(self, timeout: float = 5.0) -> str | None:
+        """Ask the engine for its version now; return why it is unreachable, or None when it answers."""
+        try:
+            r = subprocess.run(
+                [self.docker, "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        if r.returncode == 0:
+            return None
+        lines = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
+        return lines[0] if lines else f"docker version exited with {r.returncode}"
+
+    def command(self, name: str) -> list[str]:
+        """The client command line of one run (its container is called *name*)."""
+        return [self.argv[0], "run", "--rm", "--name", name, *self.argv[3:]]
+
+    async def acall(self, task: Task, io: RunIO) -> Completed:
+        name = f"supertask-{os.getpid()}-{next(self._serial)}"
+        rc, tail = await self.run_process(self.command(name), task, io)
+        if rc == 125 and any(m in tail for m in _NO_ENGINE):
+            last = tail.decode(errors="replace").strip().splitlines()
+            detail = last[0] if last else "no answer"
+            raise PayloadFailed(
+                f"no docker engine reachable ({detail}): start the Docker daemon or set DOCKER_HOST",
+                exit_code=rc,
+                output=tail,
+            )
+        if rc != 0:
+            raise self.failure(rc, tail)
+        return Completed(exit_code=0, output=tail)
+
+    async def on_cancelled(self, argv: Sequence[str]) -> None:
+        name = argv[argv.index("--name") + 1]
+        try:
+            with anyio.move_on_after(10):
+                await anyio.run_process(
+                    [self.docker, "rm", "-f", name], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+        except OSError:
+            log.debug("could not remove container %s", name, exc_info=True)
+
+
+def script_runner(
+    kind: str, interpreter: Sequence[str], path: str, args: Sequence[str], **kwargs: Any
+) -> SubprocessRunner:
+    """A runner for a script file run by an interpreter (``python``, ``uv run --script``, ``node``…)."""
+    return SubprocessRunner([*interpreter, path, *args], description=" ".join([f"{kind}:{path}", *args]), **kwargs)
