@@ -25,6 +25,7 @@ Examples:
   supertask run --when=1s -- cmd:date +%T.%N
   supertask run --when='*/5 * * * * *' -- cmd:echo every five seconds
   supertask run --when=10kHz --for 5s -c python:pass --stats
+  supertask watch -n 0.05 -p -d 'cat /proc/loadavg'
 """
 
 
@@ -40,6 +41,7 @@ def build_app():  # type: ignore[no-untyped-def]
         version=_version(),
     )
     app.command("supertask.cli.run:run", name="run")
+    app.command("supertask.cli.watch:watch", name="watch")
     return app
 
 
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args in _HELP_REQUESTS and _print_help(args):
         return EXIT_OK
+    if args[:1] == ["watch"]:
+        return _watch(args[1:])
     from cyclopts import CycloptsError
 
     from ..errors import SupertaskError
@@ -122,6 +126,20 @@ def _render_help(args: list[str], width: int) -> str:
         result_action="return_value",
     )
     return buf.getvalue()
+
+
+def _watch(args: list[str]) -> int:
+    """``supertask watch``: its options are parsed like procps watch's (getopt-style), not by cyclopts."""
+    from ..errors import SupertaskError
+    from .watch import main as watch_main
+
+    try:
+        return watch_main(args)
+    except SupertaskError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def _error(message: str) -> None:

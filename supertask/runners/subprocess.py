@@ -1,7 +1,10 @@
 """Subprocess payloads: a command line through ``sh -c`` or an argv without a shell, in its own process group.
 
 Output is read live and forwarded line by line; a bounded tail is kept for the
-run record. On cancellation (shutdown, overrun ``cancel``) the whole process
+run record. In capture mode (``capture=N``, used by ``supertask watch``) stderr is
+merged into stdout, as a terminal would show them, and the run's whole output (its
+first N bytes; the rest is read and dropped) goes to the sinks in one piece when the
+run ends, before the run's outcome is recorded. On cancellation (shutdown, overrun ``cancel``) the whole process
 group gets SIGTERM, then SIGKILL after a grace period, so no child outlives its run.
 """
 
@@ -54,6 +57,9 @@ class SubprocessRunner(Runner):
         env: extra environment variables for this job only.
         cwd: working directory of the child.
         kill_grace: seconds between SIGTERM and SIGKILL when a run is cancelled.
+        capture: capture mode: keep the first *capture* bytes of the run's stdout and
+            stderr (merged) and hand them to the sinks in one ``output`` call at the end
+            of the run (None: forward output line by line as it comes).
     """
 
     is_async = True
@@ -66,14 +72,20 @@ class SubprocessRunner(Runner):
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         kill_grace: float = 1.0,
+        capture: int | None = None,
     ) -> None:
+        if capture is not None and capture < 0:
+            raise ValueError(f"capture must be >= 0 bytes, not {capture!r}")
         self.argv = list(argv)
+        self.capture = capture
         self.description = description or " ".join(self.argv)
         self.env = dict(env) if env else None
         self.cwd = cwd
         self.kill_grace = kill_grace
 
     async def acall(self, task: Task, io: RunIO) -> None:
+        if self.capture is not None:
+            return await self._acall_captured(task, io, self.capture)
         env = {**os.environ, **self.env} if self.env else None
         try:
             proc = await anyio.open_process(
@@ -112,6 +124,58 @@ class SubprocessRunner(Runner):
             detail = f": {last[-1]}" if last else ""
             raise PayloadFailed(f"{text}{detail}", exit_code=rc if rc >= 0 else None, signal=sig)
         return None
+
+    async def _acall_captured(self, task: Task, io: RunIO, limit: int) -> None:
+        env = {**os.environ, **self.env} if self.env else None
+        try:
+            proc = await anyio.open_process(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=self.cwd,
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            code = 126 if isinstance(exc, PermissionError) else 127
+            reason = exc.strerror or type(exc).__name__
+            io.output(task, f"{self.argv[0]}: {reason}\n".encode())
+            raise PayloadFailed(f"{reason.lower()}: {self.argv[0]}", exit_code=code) from None
+        captured = bytearray()
+        try:
+            async with anyio.create_task_group() as tg:
+                assert proc.stdout is not None
+                done = anyio.Event()
+                tg.start_soon(_capture, proc.stdout, captured, limit, done)
+                rc = await proc.wait()
+                # children that inherited the pipe may keep it open: do not wait for them long
+                with anyio.move_on_after(0.2):
+                    await done.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            if proc.returncode is None:
+                with anyio.CancelScope(shield=True):
+                    await _terminate_group(proc, self.kill_grace)
+        if captured:
+            io.output(task, bytes(captured))
+        if rc != 0:
+            text, sig = _describe_status(rc)
+            last = bytes(captured[-TAIL_BYTES:]).decode(errors="replace").strip().splitlines()
+            detail = f": {last[-1]}" if last else ""
+            raise PayloadFailed(f"{text}{detail}", exit_code=rc if rc >= 0 else None, signal=sig)
+        return None
+
+
+async def _capture(stream: anyio.abc.ByteReceiveStream, into: bytearray, limit: int, done: anyio.Event) -> None:
+    """Keep the first *limit* bytes of *stream* in *into*; read and drop the rest (so the writer never blocks)."""
+    try:
+        async for chunk in stream:
+            room = limit - len(into)
+            if room > 0:
+                into += chunk[:room]
+    finally:
+        done.set()
 
 
 async def _pump(
