@@ -142,7 +142,7 @@ def render(old: Grid | None, new: Grid) -> str:
     full = old is None or len(old) != len(new) or (new and old and len(old[0]) != len(new[0]))
     if full:
         out.append("\x1b[0m\x1b[H\x1b[2J")
-    current: Attr | None = PLAIN if full else None
+    current: Attr = PLAIN  # every frame ends in the plain style
     for y, row in enumerate(new):
         width = len(row)
         if full:
