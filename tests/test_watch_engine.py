@@ -99,3 +99,19 @@ async def test_without_capture_output_still_comes_line_by_line() -> None:
     sched.add("once", SubprocessRunner(["/bin/sh", "-c", "echo a; sleep 0.05; echo b"]))
     await run_jobs(sched)
     assert [data for _, data in sink.outputs] == [b"a\n", b"b\n"]
+
+
+async def test_queue_never_exceeds_the_count(clock: trio.testing.MockClock) -> None:
+    # the last run starts from the queue while the loop already waits for the next tick:
+    # that tick must not run (it did, once, under load: watch -p --count 60 printed 61 runs)
+    durations = [0.15, 0.14, 0.15, 0.15]
+    counts: list[int] = []
+
+    async def payload(task: Task) -> None:
+        counts.append(task.count)
+        await trio.sleep(durations[task.count])
+
+    sched = virtual_scheduler()
+    job = sched.add("100ms", payload, count=3, overrun="queue")
+    await run_jobs(sched)
+    assert counts == [0, 1, 2] and job.statistics().runs == 3

@@ -423,8 +423,8 @@ class Scheduler:
             self._sleep_target = float("inf")
             if not reached or self._state != "running":
                 continue
-            if not heap or heap[0][1] != token:
-                continue  # the head changed while we waited
+            if not heap or heap[0][1] != token or job._token != token:
+                continue  # the head changed, or the job stopped scheduling, while we waited
             heapq.heappop(heap)
             if spin:
                 # the last stretch is busy-waited; nothing but the dispatch lies after it
@@ -581,9 +581,9 @@ class Scheduler:
             queued, job._queued = job._queued, None
             if queued is None and job._backlog:
                 queued = job._backlog.popleft()
-                if job.count is not None and job._runs >= job.count:
-                    job._backlog.clear()
-                    queued = None
+            if queued is not None and job.count is not None and job._runs >= job.count:
+                job._backlog.clear()
+                queued = None  # the count is reached: a waiting tick no longer runs
             if self._state == "running":
                 if queued is not None:
                     # a tick that came due while this run went on; it still runs after the job's last tick
