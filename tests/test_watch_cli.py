@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -39,7 +40,7 @@ def test_piped_count_prints_one_block_per_run() -> None:
     assert all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{9}", t) for t in times)
     # relaxed (no -p): 0.2 s from the end of one run to the start of the next
     secs = [int(t[6:8]) + int(t[9:]) / 1e9 + 60 * int(t[3:5]) for t in times]
-    gaps = [b - a for a, b in zip(secs, secs[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(secs)]
     assert all(0.19 < g < 0.5 for g in gaps), gaps
 
 
@@ -70,7 +71,10 @@ def test_watch_interval_from_the_environment() -> None:
 
 def test_chgexit_stops_at_the_first_change(tmp_path: Path) -> None:
     counter = tmp_path / "n"
-    script = f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ $n -ge 2 ] && echo changed || echo same"
+    script = (
+        f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; "
+        "[ $n -ge 2 ] && echo changed || echo same"
+    )
     r = st("watch", "-g", "-t", "-n", "0.05", script)
     assert (r.returncode, r.stdout) == (0, "same\nsame\nchanged\n")
 
@@ -102,7 +106,7 @@ def test_precise_keeps_a_10ms_grid() -> None:
     assert r.returncode == 0, r.stderr
     stamps = [float(x) for x in r.stdout.split()]
     assert len(stamps) == 60
-    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    gaps = sorted(b - a for a, b in itertools.pairwise(stamps))
     assert 0.008 < gaps[len(gaps) // 2] < 0.012  # median period: the grid
     assert abs((stamps[-1] - stamps[0]) / 59 - 0.01) < 0.002  # no drift over the run
     assert re.search(r"supertask watch: 60 runs, \d+ skipped, lateness p50 ", r.stderr)
