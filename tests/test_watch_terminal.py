@@ -72,7 +72,11 @@ class Tmux:
     def tmux(self, *args: str) -> str:
         assert TMUX is not None
         r = subprocess.run(
-            [TMUX, "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True, env=self.env, timeout=10
+            [TMUX, "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=10,
         )
         assert r.returncode == 0, f"tmux {args}: {r.stderr}"
         return r.stdout
@@ -183,19 +187,23 @@ def test_differences_are_highlighted_like_procps(tmux: Tmux, tmp_path: Path) -> 
             tmp_path,
             f"{name}.sh",
             f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}\n"
-            'echo "count $n"\necho static\n[ "$n" = 0 ] && echo A || echo B\n',
+            'echo "count $((n % 10))"\necho static\n[ "$n" = 0 ] && echo A || echo B\n',
         )
 
     panes = {
-        (who, opt): tmux.run(f"{cmd} -n 0.2 {opt} {counting(who + opt.strip('-=').replace('=', ''))}")
+        (who, opt): tmux.run(f"{cmd} -n 0.1 {opt} {counting(who + opt.strip('-=').replace('=', ''))}")
         for who, cmd in (("ours", ST), ("procps", PROCPS))
         for opt in ("-d", "-d=permanent")
     }
-    screens = {key: pane.wait(lambda lines: "count 4" in lines[2], escapes=False) for key, pane in panes.items()}
+    for pane in panes.values():
+        pane.wait(lambda lines: lines[2].startswith("count ") and lines[4] == "B")  # from run 2 on
+    time.sleep(0.3)  # a few runs more
+    screens = {}
     for key, pane in panes.items():
-        lines = pane.wait(lambda lines: bool(re.search(r"count \x1b\[7m[4-9]", lines[2])), escapes=True)
-        screens[key] = lines
+        screens[key] = pane.screen(escapes=True)
         pane.keys("C-c")
+        # the digit that changed last is highlighted, with either option
+        assert re.fullmatch(r"count \x1b\[7m\d", screens[key][2]), (key, screens[key][2])
     for who in ("ours", "procps"):
         # -d: only the last change is shown; the A->B change of run 2 is gone by run 5
         assert screens[(who, "-d")][4] == "B"
@@ -209,7 +217,9 @@ def test_differences_are_highlighted_like_procps(tmux: Tmux, tmp_path: Path) -> 
 
 def test_keys_space_runs_now_s_saves_a_screenshot_q_quits(tmux: Tmux, tmp_path: Path) -> None:
     counter = tmp_path / "n"
-    cmd = script(tmp_path, "count.sh", f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; echo run $n\n")
+    cmd = script(
+        tmp_path, "count.sh", f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; echo run $n\n"
+    )
     shots = tmp_path / "shots"
     shots.mkdir()
     pane = tmux.run(f"echo before-watch; {ST} -n 30 -s {shots} {cmd}")
@@ -270,7 +280,8 @@ def test_exit_options_like_procps(tmux: Tmux, tmp_path: Path) -> None:
         return script(
             tmp_path,
             f"{name}.sh",
-            f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ $n -ge 2 ] && echo new || echo old\n",
+            f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}\n"
+            "[ $n -ge 2 ] && echo new || echo old\n",
         )
 
     panes = {}
@@ -316,7 +327,10 @@ def test_the_issues_command_lines_work_verbatim_in_a_terminal(tmux: Tmux, tmp_pa
             "pipe": "supertask watch -n 0.2 --count 10 'date +%T.%N' | cat",
             "env": "WATCH_INTERVAL=0.5 supertask watch 'uptime'",
         }
-        panes = {name: tmux.run(line, height=30 if name == "pipe" else 12) for name, line in lines.items()}
+        panes = {
+            name: tmux.run(line, width=120 if name == "pipe" else 80, height=30 if name == "pipe" else 12)
+            for name, line in lines.items()
+        }
         titles = {
             "ss": "Every 2.0s: ss -s",
             "loadavg": "Every 0.05s: cat /proc/loadavg",
@@ -356,42 +370,44 @@ def test_the_issues_command_lines_work_verbatim_in_a_terminal(tmux: Tmux, tmp_pa
 # ---------------------------------------------------------------- a pty: the bell
 
 
-def run_in_pty(argv: list[str], seconds: float) -> bytes:
-    """Run *argv* on a fresh pty for *seconds*, then Ctrl-C it; return everything it wrote."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, close_fds=True)
-    os.close(slave)
-    out = bytearray()
-    deadline = time.monotonic() + seconds
+def run_in_ptys(argvs: list[list[str]], seconds: float) -> list[bytes]:
+    """Run each argv on a pty of its own for *seconds*, then press q; return everything each wrote."""
+    procs = []
+    for argv in argvs:
+        master, slave = os.openpty()
+        proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, close_fds=True)
+        os.close(slave)
+        procs.append((proc, master, bytearray()))
+
+    def drain(until: float) -> None:
+        while time.monotonic() < until:
+            fds = [m for p, m, _ in procs if m >= 0]
+            ready, _, _ = select.select(fds, [], [], 0.05)
+            for _, master, out in procs:
+                if master in ready:
+                    with contextlib.suppress(OSError):
+                        out += os.read(master, 65536)
+
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                try:
-                    out += os.read(master, 65536)
-                except OSError:
-                    break
-        os.write(master, b"q")
-        proc.wait(timeout=10)
-        with contextlib.suppress(OSError):
-            while select.select([master], [], [], 0.2)[0]:
-                chunk = os.read(master, 65536)
-                if not chunk:
-                    break
-                out += chunk
+        drain(time.monotonic() + seconds)
+        for _, master, _ in procs:
+            os.write(master, b"q")
+        for proc, _, _ in procs:
+            proc.wait(timeout=10)
+        drain(time.monotonic() + 0.3)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-    return bytes(out)
+        for proc, master, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+    return [bytes(out) for _, _, out in procs]
 
 
 def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
     py = [sys.executable, "-m", "supertask", "watch", "-n", "0.2"]
-    assert b"\a" in run_in_pty([*py, "-b", "exit 1"], 3.0)
-    assert b"\a" not in run_in_pty([*py, "exit 1"], 3.0)
-    assert b"\a" in run_in_pty([*py, "printf 'ding\\a\\n'"], 3.0)
-    out = run_in_pty([*py, "-b", "true"], 3.0)
-    assert b"\a" not in out
+    beep, silent, bell, ok = run_in_ptys(
+        [[*py, "-b", "exit 1"], [*py, "exit 1"], [*py, "printf 'ding\\a\\n'"], [*py, "-b", "true"]], 3.0
+    )
+    assert b"\a" in beep and b"\a" not in silent and b"\a" in bell and b"\a" not in ok
     # the alternate screen is entered and left, the cursor hidden and shown again
-    assert out.count(b"\x1b[?1049h") == 1 and out.endswith(b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l")
+    assert ok.count(b"\x1b[?1049h") == 1 and ok.endswith(b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l")
