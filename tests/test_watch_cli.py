@@ -58,7 +58,9 @@ def test_watch_interval_from_the_environment() -> None:
     # the line, stopped by SIGTERM 1.2 s after its first run: runs at ~0, 0.5 and 1.0 s
     # (with the default 2 s there would be one)
     env = {**os.environ, "WATCH_INTERVAL": "0.5"}
-    proc = subprocess.Popen([*CMD, "watch", "uptime"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [*CMD, "watch", "uptime"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
     assert proc.stdout is not None
     first = proc.stdout.readline()
     time.sleep(1.2)

@@ -294,6 +294,17 @@ class Session:
         if self.opts.rerun:
             self.run_now()
 
+    def suspend(self) -> None:
+        """Ctrl-Z: give the terminal back, stop; when continued (``fg``), take it again and repaint."""
+        term = self.term
+        if term is None:
+            return
+        term.stop()
+        os.kill(os.getpid(), signal.SIGSTOP)  # the whole process stops here until SIGCONT
+        term.start()
+        self.on_resize()
+        self._draw_now()
+
     def on_keys(self, keys: bytes) -> None:
         if self._waiting_key:
             if keys:
@@ -440,10 +451,15 @@ def _stamp(when: _dt.datetime) -> str:
 
 
 async def _signals(session: Session) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH) as signals:
+    watched = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH]
+    if session.term is not None:
+        watched.append(signal.SIGTSTP)
+    with trio.open_signal_receiver(*watched) as signals:
         async for signum in signals:
             if signum == signal.SIGWINCH:
                 session.on_resize()
+            elif signum == signal.SIGTSTP:
+                session.suspend()
             else:
                 session.finish(0)
 
