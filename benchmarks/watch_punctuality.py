@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import select
@@ -66,7 +67,7 @@ def analyse(stamps_ns: list[int], period: float, skip: int) -> dict[str, float]:
     mean_k = statistics.fmean(ks)
     mean_t = statistics.fmean(t)
     slope = sum((k - mean_k) * (x - mean_t) for k, x in zip(ks, t, strict=True)) / sum((k - mean_k) ** 2 for k in ks)
-    gaps = [b - a for a, b in zip(t, t[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(t)]
     return {
         "runs": n,
         "missed": (ks[-1] - ks[0] + 1) - len(set(ks)),
