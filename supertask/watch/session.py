@@ -536,6 +536,9 @@ def run_watch(opts: WatchOptions, *, out_fd: int | None = None, in_fd: int | Non
     if in_fd is None:
         with contextlib.suppress(OSError, ValueError):
             in_fd = sys.stdin.fileno()
+    import gc
+
+    gc.freeze()  # everything imported so far is permanent: full collections stay short
     tty = os.isatty(out_fd)
     keys_fd = in_fd if in_fd is not None and tty and os.isatty(in_fd) else None
     session = Session(opts, out_fd=out_fd, in_fd=keys_fd, tty=tty)
