@@ -116,6 +116,24 @@ def test_precise_keeps_a_10ms_grid() -> None:
     assert re.search(r"supertask watch: 60 runs, \d+ skipped, lateness p50 ", r.stderr)
 
 
+def test_precise_start_skips_what_an_overrun_covers_and_catchup_fires_it() -> None:
+    # a command of 80 ms every 50 ms: -p (procps >= 4.0.5) runs back to back and counts the covered
+    # grid points as skipped; --precise=catchup (procps < 4.0.5) runs every grid point, late
+    start = st("watch", "-p", "-n", "0.05", "--count", "5", "--stats", "sleep 0.08")
+    catchup = st("watch", "--precise=catchup", "-n", "0.05", "--count", "5", "--stats", "sleep 0.08")
+    assert start.returncode == catchup.returncode == 0
+    assert "skipped 1 run(s): the command overran" in start.stdout
+    assert "skipped" not in catchup.stdout
+    assert re.search(r"5 runs, [1-9]\d* skipped", start.stderr) and "5 runs, 0 skipped" in catchup.stderr
+    late = [float(x) for x in re.findall(r"late ([\d.]+)ms", catchup.stdout)]
+    assert late == sorted(late) and late[-1] > 80  # the backlog grows while the command is slower
+
+
+def test_for_stops_after_a_duration() -> None:
+    r = st("watch", "-t", "-n", "0.1", "--for", "0.45", "echo x")
+    assert r.returncode == 0 and r.stdout.count("x") in (4, 5)
+
+
 def test_head_closes_the_pipe_cleanly() -> None:
     r = subprocess.run(
         " ".join(CMD) + " watch -t -n 0.01 'echo x' | head -3", shell=True, capture_output=True, text=True, timeout=20

@@ -153,6 +153,9 @@ def test_same_screens_as_procps(tmux: Tmux, tmp_path: Path) -> None:
         name: (tmux.run(f"{ST} {opts}", width=w), tmux.run(f"{PROCPS} {opts}", width=w))
         for name, (opts, w, _, _) in cases.items()
     }
+    # -C (procps 4.0.3+) turns an earlier -c off: the screen of procps without -c
+    cases["no color"] = (f"-n 0.5 {color}", 80, True, True)
+    panes["no color"] = (tmux.run(f"{ST} -c -C -n 0.5 {color}"), tmux.run(f"{PROCPS} -n 0.5 {color}"))
     shown = {}
     for name, (ours, theirs) in panes.items():
         _, _, title, escapes = cases[name]
