@@ -163,7 +163,7 @@ class Session:
         # the latest run shown
         self._run: Run | None = None
         self._data: bytes | None = None
-        self._grid: Grid | None = None  # its layout (None before the first run / after a resize)
+        self._grid: Grid | None = None  # its layout at the current window size
         self._marks: Marks = {}
         self._unchanged = 0
         self._period = _Period()
@@ -172,7 +172,6 @@ class Session:
         self._frame: Grid | None = None
         self._shots = 0
         self._last_shot = ""
-        self._now_jobs = 0
 
     # ------------------------------------------------------------ geometry
 
@@ -272,7 +271,6 @@ class Session:
         """Run the command at once (space key, resize), besides its schedule."""
         if self.sched is None or self._finished.is_set() or self._waiting_key:
             return
-        self._now_jobs += 1
         self.sched.add(Once(), self.runner, name=f"{self.runner.description} (now)")
 
     # ------------------------------------------------------------ terminal events
