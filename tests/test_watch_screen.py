@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from supertask.errors import SpecError
 from supertask.watch.diff import changed, mark_changes
 from supertask.watch.options import WatchOptions
 from supertask.watch.screen import BOLD, PLAIN, REVERSE, Attr, char_width, grid_text, layout
-from supertask.watch.terminal import render
+from supertask.watch.terminal import render, terminal_size
 from supertask.watch.title import format_interval, header_line
 
 # ---------------------------------------------------------------- layout
@@ -212,3 +213,9 @@ def test_getopt_splits_like_getopt_long() -> None:
     found, command = getopt_watch(["-e", "-dn", "1", "-e", "cmd", "-x"])
     assert found == [("e", None, "-e"), ("d", "n", "-d")]  # -d's optional value sticks to it, as in getopt
     assert command == ["1", "-e", "cmd", "-x"]
+
+
+def test_window_size_from_columns_and_lines_like_procps(tmp_path: Path) -> None:
+    with open(tmp_path / "f", "w") as f:  # not a terminal
+        assert terminal_size(f.fileno(), {"COLUMNS": "100", "LINES": "30"}) == (100, 30)
+        assert terminal_size(f.fileno(), {"COLUMNS": "wide", "LINES": "30"})[1] == 30  # a bad value is ignored

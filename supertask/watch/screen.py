@@ -175,6 +175,9 @@ def layout(data: bytes | str, width: int, height: int, *, wrap: bool = True, col
             i, attr = _escape(text, i, attr)
             continue
         if skipping:
+            # the rest of a cut line: jump to its end (its styles end with it, as in procps)
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
             continue
         if ch == "\a":
             bell = True
