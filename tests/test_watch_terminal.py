@@ -153,6 +153,8 @@ def test_same_screens_as_procps(tmux: Tmux, tmp_path: Path) -> None:
         name: (tmux.run(f"{ST} {opts}", width=w), tmux.run(f"{PROCPS} {opts}", width=w))
         for name, (opts, w, _, _) in cases.items()
     }
+    cases["env"] = (text, 80, True, False)
+    panes["env"] = (tmux.run(f"WATCH_INTERVAL=0,5 {ST} {text}"), tmux.run(f"WATCH_INTERVAL=0,5 {PROCPS} {text}"))
     # -C (procps 4.0.3+) turns an earlier -c off: the screen of procps without -c
     cases["no color"] = (f"-n 0.5 {color}", 80, True, True)
     panes["no color"] = (tmux.run(f"{ST} -c -C -n 0.5 {color}"), tmux.run(f"{PROCPS} -n 0.5 {color}"))
@@ -178,6 +180,7 @@ def test_same_screens_as_procps(tmux: Tmux, tmp_path: Path) -> None:
     ]
     assert shown["exec"][2] == "a  b|$HOME"
     assert shown["words"][2] == "a b " + os.environ["HOME"]  # joined words, then sh -c expands them
+    assert shown["env"][0].startswith("Every 0.5s: /")
     assert shown["narrow"][0].startswith("Every 0.5s: /tmp/") and shown["narrow"][0].endswith(" 2026")
 
 
@@ -374,7 +377,7 @@ def test_the_issues_command_lines_work_verbatim_in_a_terminal(tmux: Tmux, tmp_pa
 
 
 def run_in_ptys(argvs: list[list[str]], seconds: float) -> list[bytes]:
-    """Run each argv on a pty of its own for *seconds*, then press q; return everything each wrote."""
+    """Run each argv on a pty of its own for *seconds*, then press q (procps: SIGTERM); return what each wrote."""
     procs = []
     for argv in argvs:
         master, slave = os.openpty()
@@ -394,9 +397,13 @@ def run_in_ptys(argvs: list[list[str]], seconds: float) -> list[bytes]:
     try:
         drain(time.monotonic() + seconds)
         for _, master, _ in procs:
-            os.write(master, b"q")
-        for proc, _, _ in procs:
-            proc.wait(timeout=10)
+            os.write(master, b"q")  # procps 4.0.2 has no keys: it gets SIGTERM below
+        deadline = time.monotonic() + 5
+        while any(proc.poll() is None for proc, _, _ in procs) and time.monotonic() < deadline:
+            drain(time.monotonic() + 0.1)
+            for proc, _, _ in procs:
+                if proc.poll() is None and proc.args[0] == PROCPS:
+                    proc.terminate()
         drain(time.monotonic() + 0.3)
     finally:
         for proc, master, _ in procs:
@@ -408,9 +415,18 @@ def run_in_ptys(argvs: list[list[str]], seconds: float) -> list[bytes]:
 
 def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
     py = [sys.executable, "-m", "supertask", "watch", "-n", "0.2"]
-    beep, silent, bell, ok = run_in_ptys(
-        [[*py, "-b", "exit 1"], [*py, "exit 1"], [*py, "printf 'ding\\a\\n'"], [*py, "-b", "true"]], 3.0
+    beep, silent, bell, ok, procps_beep, procps_silent = run_in_ptys(
+        [
+            [*py, "-b", "exit 1"],
+            [*py, "exit 1"],
+            [*py, "printf 'ding\\a\\n'"],
+            [*py, "-b", "true"],
+            [PROCPS, "-n", "0.2", "-b", "exit 1"],
+            [PROCPS, "-n", "0.2", "exit 1"],
+        ],
+        3.0,
     )
     assert b"\a" in beep and b"\a" not in silent and b"\a" in bell and b"\a" not in ok
+    assert b"\a" in procps_beep and b"\a" not in procps_silent  # as procps does
     # the alternate screen is entered and left, the cursor hidden and shown again
     assert ok.count(b"\x1b[?1049h") == 1 and ok.endswith(b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l")
