@@ -41,7 +41,7 @@ def build_app():  # type: ignore[no-untyped-def]
         version=_version(),
     )
     app.command("supertask.cli.run:run", name="run")
-    app.command("supertask.cli.watch:watch", name="watch")
+    app.command("supertask.cli.watch_command:watch", name="watch")
     return app
 
 

@@ -3,7 +3,9 @@
 
 watch's options are parsed here the way procps parses them (``getopt_long`` with ``+``: options
 stop at the first word that is not one, so options after the command belong to the command;
-``-d=permanent``; ``-n0.5``; long options may be abbreviated), not by cyclopts.
+``-d=permanent``; ``-n0.5``; long options may be abbreviated), not by cyclopts: the CLI's
+``main`` hands ``watch …`` straight to :func:`main`. The cyclopts command (for ``supertask --help``
+and ``build_app()``) is in ``watch_command.py``, so this module does not import cyclopts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 
 from ..errors import SpecError
 
-__all__ = ["HELP", "main", "parse_watch_args", "watch"]
+__all__ = ["HELP", "main", "parse_watch_args"]
 
 HELP = """\
 Usage:
@@ -344,17 +346,3 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
     return result.exit_code
-
-
-def watch(*command: str) -> int:
-    """Run a command repeatedly and show its output full screen: procps watch, option for option,
-    with intervals down to 1 ms, precise timing, statistics and a plain mode for pipes.
-
-    See supertask watch --help for the options (they are parsed the way procps parses them).
-
-    Parameters
-    ----------
-    command
-        watch's options, then the command.
-    """
-    return main(list(command))
