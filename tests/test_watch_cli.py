@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 CMD = [sys.executable, "-m", "supertask"]
 HEADER = re.compile(
     r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6})\] (.*): run (\d+), exit (\d+), in \S+, late \S+$", re.MULTILINE
@@ -158,3 +160,11 @@ def test_help_lists_watch_and_watch_help_is_procps_like() -> None:
     r = st("watch", "--help")
     assert r.returncode == 0 and r.stdout.startswith("Usage:\n supertask watch [options] command\n")
     assert "-q, --equexit <cycles>" in r.stdout
+
+
+def test_build_app_routes_watch_words_verbatim(capfd: pytest.CaptureFixture[str]) -> None:
+    from supertask.cli import build_app
+
+    app = build_app()
+    assert app(["watch", "-t", "-n", "0.01", "--count", "2", "echo", "hi"], result_action="return_value") == 0
+    assert capfd.readouterr().out == "hi\nhi\n"
