@@ -415,7 +415,7 @@ def run_in_ptys(argvs: list[list[str]], seconds: float) -> list[bytes]:
 
 def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
     py = [sys.executable, "-m", "supertask", "watch", "-n", "0.2"]
-    beep, silent, bell, ok, procps_beep, procps_silent = run_in_ptys(
+    beep, silent, bell, ok, procps_beep, procps_silent, fast = run_in_ptys(
         [
             [*py, "-b", "exit 1"],
             [*py, "exit 1"],
@@ -423,6 +423,7 @@ def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
             [*py, "-b", "true"],
             [PROCPS, "-n", "0.2", "-b", "exit 1"],
             [PROCPS, "-n", "0.2", "exit 1"],
+            [sys.executable, "-m", "supertask", "watch", "-n", "0.05", "-p", "date +%T.%N"],
         ],
         3.0,
     )
@@ -430,3 +431,8 @@ def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
     assert b"\a" in procps_beep and b"\a" not in procps_silent  # as procps does
     # the alternate screen is entered and left, the cursor hidden and shown again
     assert ok.count(b"\x1b[?1049h") == 1 and ok.endswith(b"\x1b[0m\x1b[?7h\x1b[?25h\x1b[?1049l")
+    # 20 Hz without flicker: the screen is cleared once, then frames rewrite only what changed
+    frames = fast.count(b"\x1b[?2026h")
+    assert frames > 20, frames
+    assert fast.count(b"\x1b[2J") == 2  # entering, and the first frame
+    assert fast.count(b"Every 0.05s: date +%T.%N") == 1  # the unchanged part of the title is written once
