@@ -168,3 +168,49 @@ def test_build_app_routes_watch_words_verbatim(capfd: pytest.CaptureFixture[str]
     app = build_app()
     assert app(["watch", "-t", "-n", "0.01", "--count", "2", "echo", "hi"], result_action="return_value") == 0
     assert capfd.readouterr().out == "hi\nhi\n"
+
+
+ISSUE_LINES = {
+    "supertask watch 'ss -s'": ("ss -s", "Total:"),
+    "supertask watch -n 0.05 -p -d 'cat /proc/loadavg'": ("cat /proc/loadavg", "/"),
+    "supertask watch -n 1 -d=permanent -- df -h": ("df -h", "Filesystem"),
+    "supertask watch -x -n 0.5 ls -l /tmp": ("ls -l /tmp", "total "),
+    "supertask watch -g 'ls /tmp/inbox'": ("ls /tmp/inbox", ""),
+    "supertask watch -e 'systemctl is-active foo'": ("systemctl is-active foo", ""),
+    "WATCH_INTERVAL=0.5 supertask watch 'uptime'": ("uptime", "load average"),
+}
+
+
+def test_the_issues_command_lines_work_piped() -> None:
+    # each line verbatim, piped into cat, stopped with SIGTERM once its first block is out
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("WATCH_INTERVAL", None)
+    procs = {
+        line: subprocess.Popen(
+            ["bash", "-c", f"set -o pipefail; {line} | cat"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            start_new_session=True,
+        )
+        for line in ISSUE_LINES
+    }
+    for line, proc in procs.items():
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        command, expected = ISSUE_LINES[line]
+        assert HEADER.match(first) and HEADER.match(first).group(2) == command, (line, first)  # type: ignore[union-attr]
+        seen = ""
+        while expected not in seen:
+            more = proc.stdout.readline()
+            assert more, (line, first + seen)
+            seen += more
+        if "-e" in line.split():
+            proc.wait(timeout=20)
+            assert proc.returncode == 8 and re.search(r"exit [1-9]", first)  # stopped at the failing run
+        else:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+            assert proc.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM), (line, proc.returncode)
