@@ -10,6 +10,7 @@ and ``build_app()``) is in ``watch_command.py``, so this module does not import 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -205,13 +206,9 @@ def parse_interval(text: str, what: str) -> float:
             raise _Usage(
                 f"invalid {what} {text!r}: expected seconds such as 2, 0.5 or 0,5, or a duration such as 50ms"
             ) from None
-    if math_isnan(seconds):
+    if math.isnan(seconds):
         raise _Usage(f"invalid {what} {text!r}: expected seconds such as 2, 0.5 or 0,5, or a duration such as 50ms")
     return min(MAX_INTERVAL, max(MIN_INTERVAL, seconds))
-
-
-def math_isnan(x: float) -> bool:
-    return x != x
 
 
 def parse_watch_args(argv: list[str], environ: dict[str, str] | None = None) -> tuple[str, object]:

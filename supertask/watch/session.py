@@ -32,7 +32,7 @@ from ..runners import SubprocessRunner
 from ..sinks import Sink
 from .diff import Marks, changed, mark_changes
 from .options import EXIT_ERREXIT, WatchOptions
-from .screen import REVERSE, Attr, Grid, blank_grid, grid_text, layout, text_cells
+from .screen import REVERSE, Attr, Grid, blank_grid, grid_text, layout, text_cells, text_width
 from .terminal import Terminal, terminal_size
 from .title import format_interval, header_line, stats_line
 
@@ -382,10 +382,10 @@ class Session:
             frame.append(row)
         while len(frame) < height:
             frame.append(text_cells("", width))
-        if self._message:
-            msg = text_cells(self._message, width)
-            n = min(len(self._message), width)
-            frame[height - 1] = msg[:n] + frame[height - 1][n:]
+        if self._message and height > 0:
+            # over the start of the last line, as procps writes it
+            n = min(text_width(self._message), width)
+            frame[height - 1] = text_cells(self._message, width)[:n] + frame[height - 1][n:]
         return frame
 
     def _draw_now(self) -> None:
