@@ -436,3 +436,13 @@ def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
     assert frames > 20, frames
     assert fast.count(b"\x1b[2J") == 2  # entering, and the first frame
     assert fast.count(b"Every 0.05s: date +%T.%N") == 1  # the unchanged part of the title is written once
+
+
+def test_a_slow_run_shows_its_output_as_it_comes(tmux: Tmux) -> None:
+    pane = tmux.run(f"{ST} -n 30 'echo first; sleep 0.5; echo second; sleep 2; echo third'")
+    lines = pane.wait_text("second")
+    assert lines[2:5] == ["first", "second", ""]  # the run is still going
+    lines = pane.wait_text("third")
+    assert lines[2:5] == ["first", "second", "third"]
+    pane.keys("q")
+    assert pane.exit_code() == 0

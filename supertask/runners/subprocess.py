@@ -2,9 +2,9 @@
 
 Output is read live and forwarded line by line; a bounded tail is kept for the
 run record. In capture mode (``capture=N``, used by ``supertask watch``) stderr is
-merged into stdout, as a terminal would show them, and the run's whole output (its
-first N bytes; the rest is read and dropped) goes to the sinks in one piece when the
-run ends, before the run's outcome is recorded. On cancellation (shutdown, overrun ``cancel``) the whole process
+merged into stdout, as a terminal would show them, and the run's first N bytes go to
+the sinks in chunks as they come (not cut at lines; the rest is read and dropped), all
+of them before the run's outcome is recorded. On cancellation (shutdown, overrun ``cancel``) the whole process
 group gets SIGTERM, then SIGKILL after a grace period, so no child outlives its run.
 """
 
@@ -57,9 +57,9 @@ class SubprocessRunner(Runner):
         env: extra environment variables for this job only.
         cwd: working directory of the child.
         kill_grace: seconds between SIGTERM and SIGKILL when a run is cancelled.
-        capture: capture mode: keep the first *capture* bytes of the run's stdout and
-            stderr (merged) and hand them to the sinks in one ``output`` call at the end
-            of the run (None: forward output line by line as it comes).
+        capture: capture mode: hand the first *capture* bytes of the run's stdout and
+            stderr (merged) to the sinks in chunks as they come, before the run's outcome
+            (None: forward stdout and stderr line by line, each to its own sink method).
     """
 
     is_async = True
@@ -151,7 +151,7 @@ class SubprocessRunner(Runner):
             async with anyio.create_task_group() as tg:
                 assert proc.stdout is not None
                 done = anyio.Event()
-                tg.start_soon(_capture, proc.stdout, captured, limit, done)
+                tg.start_soon(_capture, proc.stdout, captured, limit, lambda b: io.output(task, b), done)
                 rc = await proc.wait()
                 # children that inherited the pipe may keep it open: do not wait for them long
                 with anyio.move_on_after(0.2):
@@ -163,8 +163,6 @@ class SubprocessRunner(Runner):
                     await _terminate_group(proc, self.kill_grace)  # type: ignore[arg-type]
             if isinstance(proc, _SpawnedHere):
                 proc.close()
-        if captured:
-            io.output(task, bytes(captured))
         if rc != 0:
             text, sig = _describe_status(rc)
             last = bytes(captured[-TAIL_BYTES:]).decode(errors="replace").strip().splitlines()
@@ -254,13 +252,17 @@ class _PipeStream:
             return data
 
 
-async def _capture(stream: AsyncIterable[bytes], into: bytearray, limit: int, done: anyio.Event) -> None:
-    """Keep the first *limit* bytes of *stream* in *into*; read and drop the rest (so the writer never blocks)."""
+async def _capture(
+    stream: AsyncIterable[bytes], into: bytearray, limit: int, emit: Callable[[bytes], None], done: anyio.Event
+) -> None:
+    """Hand on and keep the first *limit* bytes of *stream*, chunk by chunk as they come; read and
+    drop the rest (so the writer never blocks)."""
     try:
         async for chunk in stream:
             room = limit - len(into)
             if room > 0:
                 into += chunk[:room]
+                emit(chunk[:room])
     finally:
         done.set()
 

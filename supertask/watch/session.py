@@ -51,6 +51,8 @@ CAPTURE_TTY = 1 << 20
 CAPTURE_PIPE = 16 << 20
 #: how often the statistics on the title are recomputed
 STATS_EVERY = 0.25
+#: a run still going after this long shows its output so far (as procps shows what it has read)
+PARTIAL_AFTER = 0.3
 
 ERREXIT_MESSAGE = "command exit with a non-zero status, press a key to exit"
 OKEXIT_MESSAGE = "command exit with a zero status, press a key to exit"
@@ -95,7 +97,8 @@ class _WatchSink(Sink):
 
     def output(self, task: Task, data: bytes) -> None:
         key = (task.name, task.count)
-        self._pending[key] = self._pending.get(key, b"") + data
+        so_far = self._pending[key] = self._pending.get(key, b"") + data
+        self._session.on_partial(task, so_far)
 
     error_output = output
 
@@ -164,6 +167,7 @@ class Session:
         self._run: Run | None = None
         self._data: bytes | None = None
         self._grid: Grid | None = None  # its layout at the current window size
+        self._partial: Grid | None = None  # the output so far of a slow run, shown until it ends
         self._marks: Marks = {}
         self._unchanged = 0
         self._period = _Period()
@@ -190,8 +194,25 @@ class Session:
         if not self.tty and self.opts.title and not self._finished.is_set():
             self._print_line(f"{_stamp(run.scheduled)} skipped {run.skipped} run(s): the command overran\n")
 
+    def on_partial(self, task: Task, data: bytes) -> None:
+        """Output of a run still going: a slow run shows what it has written so far."""
+        if not self.tty or self._finished.is_set() or self._waiting_key:
+            return
+        if (_dt.datetime.now().astimezone() - task.started).total_seconds() < PARTIAL_AFTER:
+            return
+        partial, _ = self._layout(data)
+        # like procps, which writes over the old screen as it reads: the lines not reached yet
+        # still show the previous run
+        blank = text_cells("", self.width)
+        reached = max((y for y, row in enumerate(partial) if row != blank), default=-1)
+        if self._grid is not None and len(self._grid) == len(partial):
+            partial[reached + 1 :] = self._grid[reached + 1 :]
+        self._partial = partial
+        self._dirty.set()
+
     def on_run(self, run: Run, data: bytes) -> None:
         """A run ended: update what is shown and decide whether the session ends."""
+        self._partial = None
         if self._finished.is_set() or self._waiting_key:
             return
         opts = self.opts
@@ -288,6 +309,7 @@ class Session:
         if self._data is not None:
             self._grid, _ = self._layout(self._data)
         self._marks = {}
+        self._partial = None
         self._draw_now()
         if self.opts.rerun:
             self.run_now()
@@ -369,8 +391,8 @@ class Session:
                 if run is not None and run.duration is not None:
                     right = f"in {run.duration:.3f}s ({status_of(run)})"
                 frame.append(stats_line(self._stats(), right, width))
-        body = self._grid if self._grid is not None else blank_grid(width, self.body_height)
-        marks = self._marks if self.opts.differences else {}
+        body = self._partial or self._grid or blank_grid(width, self.body_height)
+        marks = self._marks if self.opts.differences and self._partial is None else {}
         for y, row in enumerate(body[: self.body_height]):
             cols = marks.get(y)
             if cols:
