@@ -90,15 +90,16 @@ class _WatchSink(Sink):
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._pending: dict[tuple[str, int], bytes] = {}
+        self._pending: dict[tuple[str, int], list[bytes]] = {}
 
     def result(self, task: Task, value: Any) -> None:
         pass
 
     def output(self, task: Task, data: bytes) -> None:
-        key = (task.name, task.count)
-        so_far = self._pending[key] = self._pending.get(key, b"") + data
-        self._session.on_partial(task, so_far)
+        chunks = self._pending.setdefault((task.name, task.count), [])
+        chunks.append(data)
+        if self._session.tty:
+            self._session.on_partial(task, chunks)
 
     error_output = output
 
@@ -106,7 +107,7 @@ class _WatchSink(Sink):
         if run.outcome == "skipped":
             self._session.on_skipped(run)
             return
-        data = self._pending.pop((run.job, run.count if run.count is not None else -1), b"")
+        data = b"".join(self._pending.pop((run.job, run.count if run.count is not None else -1), ()))
         if run.outcome == "cancelled":
             return
         self._session.on_run(run, data)
@@ -194,13 +195,13 @@ class Session:
         if not self.tty and self.opts.title and not self._finished.is_set():
             self._print_line(f"{_stamp(run.scheduled)} skipped {run.skipped} run(s): the command overran\n")
 
-    def on_partial(self, task: Task, data: bytes) -> None:
+    def on_partial(self, task: Task, chunks: list[bytes]) -> None:
         """Output of a run still going: a slow run shows what it has written so far."""
         if not self.tty or self._finished.is_set() or self._waiting_key:
             return
         if (_dt.datetime.now().astimezone() - task.started).total_seconds() < PARTIAL_AFTER:
             return
-        partial, _ = self._layout(data)
+        partial, _ = self._layout(b"".join(chunks))
         # like procps, which writes over the old screen as it reads: the lines not reached yet
         # still show the previous run
         blank = text_cells("", self.width)
