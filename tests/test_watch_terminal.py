@@ -148,6 +148,7 @@ def test_same_screens_as_procps(tmux: Tmux, tmp_path: Path) -> None:
         "color": (f"-c -n 0.5 {color}", 80, True, True),
         "exec": ("-x -n 0.5 printf '%s|%s\\n' 'a  b' '$HOME'", 80, True, False),
         "words": ("-n 0.5 echo 'a  b' '$HOME'", 80, True, False),
+        "precise, long options": (f"--precise --interval=0.5 --differences {text}", 80, True, False),
     }
     panes = {
         name: (tmux.run(f"{ST} {opts}", width=w), tmux.run(f"{PROCPS} {opts}", width=w))
