@@ -230,6 +230,7 @@ def test_keys_space_runs_now_s_saves_a_screenshot_q_quits(tmux: Tmux, tmp_path: 
     shots = tmp_path / "shots"
     shots.mkdir()
     pane = tmux.run(f"echo before-watch; {ST} -n 30 -s {shots} {cmd}")
+    broken = tmux.run(f"{ST} -n 30 -s {tmp_path}/missing true")
     pane.wait_text("run 0")
     assert pane.flag("alternate_on") == "1"
     pane.keys(" ")
@@ -245,6 +246,11 @@ def test_keys_space_runs_now_s_saves_a_screenshot_q_quits(tmux: Tmux, tmp_path: 
     assert lines[0].startswith("Every 30.0s: /") and lines[2].rstrip() == "run 1"
     pane.keys("q")
     assert pane.exit_code() == 0
+    broken.keys("s")
+    lines = broken.wait_text("screenshot failed: ")  # a message on the last line, and watch goes on
+    assert lines[11].startswith("screenshot failed: /")
+    broken.keys("q")
+    assert broken.exit_code() == 0
     screen = pane.screen()
     assert screen[0] == "before-watch" and pane.flag("alternate_on") == "0" and pane.flag("cursor_flag") == "1"
 
