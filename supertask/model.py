@@ -118,7 +118,7 @@ class AnyOf(Base, frozen=True, tag="any", tag_field="kind"):
 
 TriggerSpec = Once | At | Every | Cron | Calendar | RRule | CalendarEvery | AnyOf
 
-OverrunKind = Literal["skip", "queue", "concurrent", "cancel"]
+OverrunKind = Literal["skip", "queue", "concurrent", "cancel", "catchup"]
 
 
 class Overrun(Base, frozen=True):
@@ -128,6 +128,8 @@ class Overrun(Base, frozen=True):
     - ``queue``: one due tick waits and starts as soon as the running one ends; further ones are skipped.
     - ``concurrent``: start another run alongside, up to ``limit`` at once; beyond that, skip.
     - ``cancel``: cancel the running one (recorded as cancelled) and start the new one.
+    - ``catchup``: every due tick waits (up to a bounded backlog) and they run back to back
+      once the running one ends, until the grid is caught up (procps ``watch -p`` before 4.0.5).
     """
 
     kind: OverrunKind = "skip"

@@ -93,7 +93,7 @@ def test_unknown_option_is_a_usage_error() -> None:
     ("args", "message"),
     [
         (["--for", "soon"], "invalid --for 'soon': expected a duration like 20ms"),
-        (["--overrun", "later"], "invalid --overrun 'later': expected skip, queue, cancel or concurrent[:N]"),
+        (["--overrun", "later"], "invalid --overrun 'later': expected skip, queue, cancel, catchup or concurrent[:N]"),
         (["--spin", "lots"], "invalid --spin 'lots': expected a duration like 20ms"),
         (["--count", "0"], "invalid --count 0: expected a whole number >= 1"),
         (["--when", "2001-01-01T00:00:00Z"], "invalid --when '2001-01-01T00:00:00Z': 2001-01-01T00:00:00+00:00 is in"),

@@ -283,7 +283,7 @@ def test_overrun_forms() -> None:
         parse_overrun("concurrent:0")
     assert (
         str(info.value)
-        == "invalid --overrun 'concurrent:0': expected skip, queue, cancel or concurrent[:N] with N >= 1"
+        == "invalid --overrun 'concurrent:0': expected skip, queue, cancel, catchup or concurrent[:N] with N >= 1"
     )
 
 

@@ -31,6 +31,7 @@ Examples:
   supertask run                                  # the jobs of ./supertask.yaml
   supertask run --file ops/timetable.yaml        # also .yml .json .toml, task.py, https://
   supertask list-namespaces ; supertask list-jobs --ns=ID ; supertask history --ns=ID --job=NAME --last 20
+  supertask watch -n 0.05 -p -d 'cat /proc/loadavg'
 """
 
 
@@ -51,6 +52,7 @@ def build_app():  # type: ignore[no-untyped-def]
     app.command("supertask.cli.listing:list_namespaces", name="list-namespaces")
     app.command("supertask.cli.listing:list_jobs", name="list-jobs")
     app.command("supertask.cli.listing:history", name="history")
+    app.command("supertask.cli.watch_command:watch", name="watch")
     return app
 
 
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args in _HELP_REQUESTS and _print_help(args):
         return EXIT_OK
+    if args[:1] == ["watch"]:
+        return _watch(args[1:])
     from cyclopts import CycloptsError
 
     from ..errors import SupertaskError
@@ -141,6 +145,20 @@ def _render_help(args: list[str], width: int) -> str:
         result_action="return_value",
     )
     return buf.getvalue()
+
+
+def _watch(args: list[str]) -> int:
+    """``supertask watch``: its options are parsed like procps watch's (getopt-style), not by cyclopts."""
+    from ..errors import SupertaskError
+    from .watch import main as watch_main
+
+    try:
+        return watch_main(args)
+    except SupertaskError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def _error(message: str) -> None:

@@ -124,7 +124,8 @@ def run(
         precise: grid, start to start (like watch -p); relaxed: the period counts from the end of the previous run.
     overrun
         When a run is due while the previous still runs: skip (default; the tick is counted as skipped),
-        queue (one waits), cancel (stop the old one), concurrent[:N] (up to N at once, default 4).
+        queue (one waits), cancel (stop the old one), concurrent[:N] (up to N at once, default 4),
+        catchup (every due tick waits; they run back to back until the grid is caught up).
     spin
         Busy-wait this long before each deadline for µs precision (e.g. 200us), or auto:
         the whole period below 0.5 ms, 15 % of it up to 300 µs for intervals up to 10 s, none otherwise.

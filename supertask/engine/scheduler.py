@@ -16,6 +16,7 @@ instead of bursting; smaller delays are caught up.
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import hashlib
 import heapq
@@ -58,6 +59,8 @@ FAILURES_LOGGED = 5
 FAILURE_SUMMARY_EVERY = 10.0
 #: a change of the wall-clock/monotonic offset larger than this is a clock step
 CLOCK_STEP_THRESHOLD = 0.5
+#: most ticks an overrun policy ``catchup`` keeps waiting; beyond that they are skipped
+CATCH_UP_BACKLOG = 1000
 
 
 def default_clock() -> EngineClock:
@@ -70,20 +73,20 @@ def default_clock() -> EngineClock:
 
 
 def parse_overrun(text: str) -> Overrun:
-    """Parse ``skip``, ``queue``, ``cancel`` or ``concurrent[:N]`` (N defaults to 4).
+    """Parse ``skip``, ``queue``, ``cancel``, ``catchup`` or ``concurrent[:N]`` (N defaults to 4).
 
     Raises:
         SpecError: naming the value and the accepted forms.
     """
     kind, _, n = text.strip().lower().partition(":")
-    if kind in ("skip", "queue", "cancel") and not n:
+    if kind in ("skip", "queue", "cancel", "catchup") and not n:
         return Overrun(kind=kind)  # type: ignore[arg-type]
     if kind == "concurrent":
         if not n:
             return Overrun(kind="concurrent", limit=4)
         if n.isdigit() and int(n) >= 1:
             return Overrun(kind="concurrent", limit=int(n))
-    raise SpecError(f"invalid --overrun {text!r}: expected skip, queue, cancel or concurrent[:N] with N >= 1")
+    raise SpecError(f"invalid --overrun {text!r}: expected skip, queue, cancel, catchup or concurrent[:N] with N >= 1")
 
 
 class _FailureLog:
@@ -177,6 +180,7 @@ class Job:
         self._running = 0
         self._scopes: set[trio.CancelScope] = set()
         self._queued: tuple[int, float] | None = None
+        self._backlog: collections.deque[tuple[int, float]] = collections.deque()
         self._scheduling = False
         self._done = trio.Event()
 
@@ -308,7 +312,7 @@ class Scheduler:
             duration: stop scheduling this many seconds after the job starts.
             mode: ``precise`` (grid, start-to-start) or ``relaxed`` (period counted from the
                 end of the previous run, like plain ``watch``).
-            overrun: ``skip`` (default), ``queue``, ``cancel`` or ``concurrent[:N]``.
+            overrun: ``skip`` (default), ``queue``, ``cancel``, ``catchup`` or ``concurrent[:N]``.
             spin: seconds of final busy-wait before each deadline (None: automatic).
             start: no run before this aware datetime; intervals start their grid there.
             end: no run after this aware datetime.
@@ -852,6 +856,8 @@ class Scheduler:
             else:
                 if kind == "queue" and job._queued is None:
                     job._queued = (job._tick, deadline)
+                elif kind == "catchup" and len(job._backlog) < CATCH_UP_BACKLOG:
+                    job._backlog.append((job._tick, deadline))
                 else:
                     job.counters.skipped += 1
                     if self._run_sinks:
@@ -929,6 +935,11 @@ class Scheduler:
             self._in_flight -= 1
             self._record(job, task, start, clock.now(), outcome, value)
             queued, job._queued = job._queued, None
+            if queued is None and job._backlog:
+                queued = job._backlog.popleft()
+            if queued is not None and job.count is not None and job._runs >= job.count:
+                job._backlog.clear()
+                queued = None  # the count is reached: a waiting tick no longer runs
             if self._state == "running":
                 if queued is not None:
                     # a tick that came due while this run went on; it still runs after the job's last tick
