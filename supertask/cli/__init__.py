@@ -18,25 +18,29 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _HELP = """\
-Supertask runs jobs on time: from once a year down to ten thousand times a second.
+Supertask runs jobs on time: from once a year to ten thousand times a second.
 
-Commands: run (a job: a payload on a schedule), next (preview fire times).
-
-Examples:
-  supertask run -c "python:print(math.sin(task.elapsed.total_seconds))" --when=20ms
+Typical use:
+  supertask run -c "python:print(math.sin(task.elapsed.total_seconds))" \\
+      --when=20ms
   supertask run --when=1s -- cmd:date +%T.%N
   supertask run --when='*/5 * * * * *' -- cmd:echo every five seconds
   supertask run --when=10kHz --for 5s -c python:pass --stats
   supertask next --when='Mon..Fri 09:00' -n 5 --tz Europe/Berlin
-  supertask run                                  # the jobs of ./supertask.yaml
-  supertask run --file ops/timetable.yaml        # also .yml .json .toml, task.py, https://
-  supertask list-namespaces ; supertask list-jobs --ns=ID ; supertask history --ns=ID --job=NAME --last 20
+  supertask run                        # the jobs of ./supertask.yaml
+  supertask run --file ops/jobs.yaml   # .yml .json .toml, task.py, https://
+  supertask list-namespaces ; supertask list-jobs --ns=ID
+  supertask history --ns=ID --job=NAME --last 20
   supertask watch -n 0.05 -p -d 'cat /proc/loadavg'
 """
 
 
-def build_app():  # type: ignore[no-untyped-def]
-    """Create the cyclopts application (commands imported only when used)."""
+def build_app(*, listing: bool = False):  # type: ignore[no-untyped-def]
+    """Create the cyclopts application (commands imported only when used).
+
+    With *listing* (the top-level help) each command gets its one-line summary without being
+    imported; otherwise a command's help is its own docstring (cyclopts would let the summary
+    replace it)."""
     from cyclopts import App
 
     app = App(
@@ -46,13 +50,17 @@ def build_app():  # type: ignore[no-untyped-def]
         version_flags=["--version"],
         version=_version(),
     )
-    app.command("supertask.cli.run:run", name="run")
-    app.command("supertask.cli.next:next_", name="next")
-    app.command("supertask.cli.validate:validate", name="validate")
-    app.command("supertask.cli.listing:list_namespaces", name="list-namespaces")
-    app.command("supertask.cli.listing:list_jobs", name="list-jobs")
-    app.command("supertask.cli.listing:history", name="history")
-    app.command("supertask.cli.watch_command:watch", name="watch")
+    # lazy commands: cyclopts shows the help given here without importing them
+    for target, name, text in (
+        ("supertask.cli.run:run", "run", "Run a job (a payload on a schedule) or the jobs of timetable files."),
+        ("supertask.cli.next:next_", "next", "Show the next fire times of a schedule and validate it."),
+        ("supertask.cli.watch_command:watch", "watch", "Run a command periodically, full screen (like watch)."),
+        ("supertask.cli.validate:validate", "validate", "Check timetable files without running them."),
+        ("supertask.cli.listing:list_namespaces", "list-namespaces", "List the namespaces in the store."),
+        ("supertask.cli.listing:list_jobs", "list-jobs", "List the jobs in the store (of one namespace)."),
+        ("supertask.cli.listing:history", "history", "Show the recorded runs of jobs."),
+    ):
+        app.command(target, name=name, help=text if listing else None)
     return app
 
 
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..errors import SupertaskError
 
-    app = build_app()
+    app = build_app(listing=len(args) <= 1 and all(a in ("--help", "-h") for a in args))
     try:
         result = app(args, exit_on_error=False, print_error=False, result_action="return_value")
     except CycloptsError as exc:
@@ -137,7 +145,7 @@ def _render_help(args: list[str], width: int) -> str:
     from rich.console import Console
 
     buf = io.StringIO()
-    app = build_app()
+    app = build_app(listing=len(args) <= 1)
     app(
         args,
         console=Console(file=buf, width=width, no_color=True, highlight=False, soft_wrap=False),
