@@ -7,7 +7,8 @@
     │   ├── WhenError               the ``--when`` language
     │   ├── DurationError           a duration or frequency (``20ms``, ``10kHz``)
     │   ├── CronError               a cron expression
-    │   └── PayloadError            a payload spec (``python:…``, ``cmd:…``)
+    │   ├── PayloadError            a payload spec (``python:…``, ``cmd:…``)
+    │   └── SinkError               a sink URL (``--emit``: ``jsonl:PATH``, ``mqtt://…``)
     └── SchedulerError              misuse of a scheduler (closed, not running)
 
 Only the CLI turns these into exit codes (2 for a ``SpecError``). A failing
@@ -39,6 +40,10 @@ class CronError(SpecError):
 
 class PayloadError(SpecError):
     """A payload spec does not parse or does not compile."""
+
+
+class SinkError(SpecError):
+    """A sink URL does not parse, or its target (a file, a TLS certificate) cannot be opened."""
 
 
 class SchedulerError(SupertaskError, RuntimeError):

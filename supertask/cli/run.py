@@ -15,6 +15,7 @@ from cyclopts import Parameter
 if TYPE_CHECKING:
     from ..engine import Scheduler
     from ..model import JobSpec
+    from ..sinks import Sink
 
 __all__ = ["run"]
 
@@ -36,6 +37,8 @@ def run(
     name: str | None = None,
     grace: str = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
+    emit: Annotated[list[str] | None, Parameter(name="--emit")] = None,
+    emit_events: Annotated[bool, Parameter(name="--emit-events", negative="")] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["--quiet", "-q"], negative="")] = False,
 ) -> int:
@@ -88,6 +91,15 @@ def run(
         After Ctrl-C/SIGTERM, how long running payloads may finish before they are cancelled.
     stats
         Print per-job statistics (runs, failures, skipped, lateness p50/p99/max, duration) to stderr at exit.
+    emit
+        Where results go (repeatable; default stdout): stdout | jsonl:PATH |
+        mqtt://[user:pass@]host[:port]/topic?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack |
+        mqtts://... with ca=PATH&cert=PATH&key=PATH&insecure=1. The topic may use {job}, {namespace}, {host}.
+        MQTT options: buffer=N (messages kept while the broker is away, default 10000),
+        overflow=drop-oldest|drop-newest, flush_timeout=5s, keepalive=60s, client_id=ID, events_topic=T.
+    emit_events
+        Also send run events (started, finished, failed, skipped, with lateness and duration) to every
+        --emit sink, as JSON (MQTT: to TOPIC/events).
     verbose
         Log more (debug).
     quiet
@@ -134,6 +146,8 @@ def run(
         policy=Policy(mode=mode, overrun=parse_overrun(overrun), count=count, duration=duration, spin=spin_s),
     )
 
+    sinks = _build_sinks(emit, events=emit_events)
+
     import gc
 
     import trio
@@ -147,6 +161,7 @@ def run(
         grace_s,
         stats,
         outcome,
+        sinks,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -160,14 +175,25 @@ class _Outcome:
         self.stdout_closed = False
 
 
-async def _serve(spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome) -> None:
+def _build_sinks(emit: list[str] | None, *, events: bool) -> list[Sink]:
+    """The sinks of ``--emit`` (default: stdout); ``--emit-events`` sends run events to each."""
+    from ..sinks import StdoutSink, parse_sink
+
+    if not emit:
+        return [StdoutSink(events=events)]
+    return [parse_sink(url, events=events) for url in emit]
+
+
+async def _serve(
+    spec: JobSpec, grace: float, show_stats: bool, outcome: _Outcome, sinks: list[Sink] | None = None
+) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
     from ..sinks import StdoutSink
 
-    sched = Scheduler(sinks=[StdoutSink()], shutdown_grace=grace)
+    sched = Scheduler(sinks=[StdoutSink()] if sinks is None else sinks, shutdown_grace=grace)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
@@ -305,3 +331,19 @@ def _print_stats(sched: Scheduler) -> None:
     for r in rows:
         cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=False)]
         print("  ".join(cells), file=err)
+    _print_sink_stats(sched)
+
+
+def _print_sink_stats(sched: Scheduler) -> None:
+    """One line per sink that keeps counters (MQTT): sent, dropped, still waiting."""
+    for sink in sched.sinks:
+        statistics = getattr(sink, "statistics", None)
+        if statistics is None:
+            continue
+        st = statistics()
+        print(
+            f"{getattr(sink, 'url', sink)}: {st.accepted} accepted, {st.sent} sent, {st.dropped} dropped "
+            f"(buffer full), {st.lost} lost, {st.buffered + st.unacked} undelivered at exit, "
+            f"{st.connects} connection(s)",
+            file=sys.stderr,
+        )
