@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["SINK_FORMS", "Sink", "StdoutSink", "parse_sink"]
 
 SINK_FORMS = (
-    "stdout, jsonl:PATH or mqtt[s]://[user:pass@]host[:port]/topic"
-    "[?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack]"
+    "stdout, jsonl:PATH or mqtt[s]://[user:pass@]host[:port]/topic[?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack]"
 )
 
 #: query options of mqtt:// and mqtts:// URLs (mqtts adds the TLS ones)

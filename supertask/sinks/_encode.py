@@ -18,7 +18,12 @@ FORMATS: tuple[str, ...] = ("auto", "text", "json", "msgpack")
 
 
 def _fallback(obj: Any) -> Any:
-    """Anything msgspec does not know is sent as its ``str``."""
+    """Anything msgspec does not know is sent as its ``str``; subclasses of float/int
+    (``task.elapsed.total_seconds``) as the number."""
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, int):
+        return int(obj)
     if isinstance(obj, _dt.timedelta):
         return obj.total_seconds()
     if isinstance(obj, BaseException):
@@ -45,6 +50,8 @@ def encode_value(value: Any, fmt: Format) -> bytes:
             return repr(value).encode()
         if cls is bytes:
             return value  # type: ignore[no-any-return]
+        if isinstance(value, float) or (isinstance(value, int) and cls is not bool):
+            return repr(float(value) if isinstance(value, float) else int(value)).encode()
         return _json.encode(value)
     if fmt == "json":
         return _json.encode(value)

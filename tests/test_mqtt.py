@@ -1,0 +1,300 @@
+"""The MQTT sink against real Mosquitto brokers: every value arrives, broker restarts, overflow, TLS, the CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+
+import supertask
+from supertask.sinks import parse_sink
+from supertask.sinks.mqtt import MqttSink
+
+from .mqtt_support import BROKER, Collector, free_port, private_broker, unique_topic
+
+CMD = [sys.executable, "-m", "supertask"]
+URL = f"mqtt://{BROKER[0]}:{BROKER[1]}"
+
+
+def mqtt_sink(url: str, **kwargs: Any) -> MqttSink:
+    sink = parse_sink(url, **kwargs)
+    assert isinstance(sink, MqttSink)
+    return sink
+
+
+async def run_job(sink: MqttSink, payload: Any, *, when: str = "5ms", count: int = 100, name: str = "job") -> Any:
+    async with supertask.open_scheduler(sinks=[sink]) as sched:
+        job = sched.add(when, payload, count=count, name=name)
+    return job.statistics()
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+async def test_every_value_arrives_in_order(qos: int) -> None:
+    topic = unique_topic()
+    with Collector(topic, qos=qos) as sub:
+        sink = mqtt_sink(f"{URL}/{topic}?qos={qos}")
+        stats = await run_job(sink, lambda task: task.count + 0.5, count=200, when="2ms")
+        got = sub.wait_for(200)
+    assert stats.runs == 200
+    assert got == [repr(k + 0.5).encode() for k in range(200)]  # text: the float's repr
+    st = sink.statistics()
+    assert (st.accepted, st.sent, st.dropped, st.undelivered, st.connects) == (200, 200, 0, 0, 1)
+
+
+async def test_formats_and_topic_template() -> None:
+    base = unique_topic()
+    with Collector(f"{base}/#") as sub:
+        sinks = [
+            mqtt_sink(f"{URL}/{base}/json/{{job}}?format=json&qos=1"),
+            mqtt_sink(f"{URL}/{base}/msgpack/{{namespace}}/{{job}}?format=msgpack"),
+            mqtt_sink(f"{URL}/{base}/text/{{job}}?format=text"),
+        ]
+        async with supertask.open_scheduler(sinks=sinks) as sched:
+            sched.add("5ms", lambda task: {"t": task.elapsed.total_seconds, "n": task.count}, count=5, name="pt+1")
+        got = sub.wait_for(15)
+    by_topic: dict[str, list[bytes]] = {}
+    for t, p in sub.messages:
+        by_topic.setdefault(t, []).append(p)
+    assert set(by_topic) == {f"{base}/json/pt_1", f"{base}/msgpack/default/pt_1", f"{base}/text/pt_1"}
+    assert [json.loads(p) for p in by_topic[f"{base}/json/pt_1"]] == [
+        {"t": pytest.approx(k * 0.005, abs=1e-9), "n": k} for k in range(5)
+    ]
+    assert [msgspec.msgpack.decode(p)["n"] for p in by_topic[f"{base}/msgpack/default/pt_1"]] == list(range(5))
+    assert by_topic[f"{base}/text/pt_1"][0] == b"{'t': 0.0, 'n': 0}"
+    assert len(got) == 15
+
+
+async def test_run_events_with_lateness_and_duration() -> None:
+    topic = unique_topic()
+
+    async def payload(task: Any) -> int:
+        if task.count == 3:
+            raise RuntimeError("boom")
+        await trio.sleep(0.025 if task.count == 5 else 0)  # overruns: the next ticks are skipped
+        return task.count
+
+    with Collector(f"{topic}/#") as sub:
+        sink = mqtt_sink(f"{URL}/{topic}?qos=1", events=True)
+        stats = await run_job(sink, payload, when="10ms", count=8)
+        sub.wait_for(1, topic=f"{topic}/events")
+        time.sleep(0.3)
+    values = [int(p) for p in sub.payloads(topic)]
+    events = [json.loads(p) for p in sub.payloads(f"{topic}/events")]
+    assert values == [0, 1, 2, 4, 5, 6, 7]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("started") == 8 and kinds.count("finished") == 7 and kinds.count("failed") == 1
+    assert stats.skipped >= 1 and sum(e.get("skipped", 0) for e in events if e["event"] == "skipped") == stats.skipped
+    failed = next(e for e in events if e["event"] == "failed")
+    assert failed["error"] == "RuntimeError: boom" and failed["count"] == 3
+    finished = [e for e in events if e["event"] == "finished"]
+    assert all(e["job"] == "job" and e["lateness"] >= 0 and e["duration"] >= 0 for e in finished)
+    assert [e["result"] for e in finished] == [0, 1, 2, 4, 5, 6, 7]
+    assert next(e for e in finished if e["count"] == 5)["duration"] >= 0.02
+
+
+async def test_broker_restart_mid_stream_loses_nothing_at_qos1(tmp_path: Path) -> None:
+    topic = unique_topic()
+    n = 400  # 2 s at 200 Hz; the broker is away from 0.5 s to 1.2 s
+    with private_broker(tmp_path) as broker:
+        sub = Collector(topic, port=broker.port, qos=1, client_id=f"sub-{topic[-12:]}", persistent=True)
+        sink = mqtt_sink(f"mqtt://127.0.0.1:{broker.port}/{topic}?qos=1&reconnect_max=0.2")
+
+        async def restart() -> None:
+            await trio.sleep(0.5)
+            await trio.to_thread.run_sync(broker.stop)
+            await trio.sleep(0.7)
+            await trio.to_thread.run_sync(broker.start)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(restart)
+            stats = await run_job(sink, lambda task: task.count, count=n)
+        got = sub.wait_for(n, timeout=15)
+        sub.close()
+    received = sorted({int(p) for p in got})
+    st = sink.statistics()
+    assert stats.runs == n
+    assert st.connects >= 2, "the broker restart was not noticed"
+    assert (st.dropped, st.undelivered) == (0, 0)
+    assert received == list(range(n))  # QoS 1: duplicates allowed, losses not
+
+
+async def test_buffer_overflow_drops_oldest_and_counts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="supertask")
+    topic = unique_topic()
+    n = 300  # 1.5 s at 200 Hz; the broker is away from 0.3 s to 1.0 s: ~140 messages for a buffer of 40
+    with private_broker(tmp_path) as broker:
+        sub = Collector(topic, port=broker.port, qos=1, client_id=f"sub-{topic[-12:]}", persistent=True)
+        sink = mqtt_sink(f"mqtt://127.0.0.1:{broker.port}/{topic}?qos=1&buffer=40&reconnect_max=0.2")
+
+        async def restart() -> None:
+            await trio.sleep(0.3)
+            await trio.to_thread.run_sync(broker.stop)
+            await trio.sleep(0.7)
+            await trio.to_thread.run_sync(broker.start)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(restart)
+            await run_job(sink, lambda task: task.count, count=n)
+        st = sink.statistics()
+        got = {int(p) for p in sub.wait_for(n - st.dropped, timeout=15)}
+        sub.close()
+    assert st.dropped > 0
+    assert st.undelivered == st.dropped
+    assert len(got) == n - st.dropped  # everything not dropped arrived
+    missing = sorted(set(range(n)) - got)
+    assert missing == list(range(missing[0], missing[0] + len(missing)))  # one block: the oldest while away
+    assert n - 1 in got
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("buffer of 40 messages full" in w and "dropping the oldest" in w for w in warnings)
+    assert any(f"{st.dropped} dropped: buffer full" in w for w in warnings)
+
+
+async def test_unresponsive_broker_never_blocks_the_job() -> None:
+    """A listener that accepts TCP but never answers CONNECT: the job keeps its rate; the loss is reported."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        sink = mqtt_sink(f"mqtt://127.0.0.1:{port}/t?qos=1&flush_timeout=0.3s")
+        t0 = time.monotonic()
+        stats = await run_job(sink, lambda task: task.count, count=200, when="2ms")
+        took = time.monotonic() - t0
+    st = sink.statistics()
+    assert stats.runs == 200 and stats.skipped < 20
+    assert took < 3.0
+    assert (st.accepted, st.sent, st.buffered, st.connects) == (200, 0, 200, 0)
+
+
+def test_cli_unreachable_broker_job_runs_and_loss_is_reported() -> None:
+    port = free_port()  # nothing listens there
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [
+            *CMD,
+            "run",
+            "-c",
+            "python:task.count",
+            "--when=10ms",
+            "--count",
+            "30",
+            "--emit",
+            "stdout",
+            "--emit",
+            f"mqtt://127.0.0.1:{port}/t?flush_timeout=0.5s",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert time.monotonic() - t0 < 10
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == [str(k) for k in range(30)]
+    assert f"supertask: warning: mqtt://127.0.0.1:{port}/t?flush_timeout=0.5s: cannot connect: connection refused" in (
+        r.stderr
+    )
+    assert "30 of 30 message(s) not delivered (0 dropped: buffer full; 0 lost with a connection; 30 unsent" in r.stderr
+
+
+def test_cli_issue_commands(tmp_path: Path) -> None:
+    """The issue's command lines, with a unique topic and a bounded count."""
+    topic = unique_topic("telemetry")
+    with Collector(f"{topic}/#", qos=1) as sub:
+        r = subprocess.run(
+            [
+                *CMD,
+                "run",
+                "-c",
+                "python:{'t': task.elapsed.total_seconds, 'v': math.cos(task.elapsed.total_seconds)}",
+                "--when=1kHz",
+                "--count",
+                "500",
+                "--emit",
+                f"mqtt://localhost/{topic}/cos?qos=1&format=json",
+                "--emit",
+                "jsonl:./cos.jsonl",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == ""  # --emit given without stdout
+        r2 = subprocess.run(
+            [
+                *CMD,
+                "run",
+                "-c",
+                "python:math.sin(task.elapsed.total_seconds)",
+                "--when=20ms",
+                "--count",
+                "10",
+                "--emit",
+                f"mqtt://localhost:1883/{topic}/sine",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r2.returncode == 0, r2.stderr
+        cos = sub.wait_for(500, topic=f"{topic}/cos")
+        sine = sub.wait_for(10, topic=f"{topic}/sine")
+    assert len(cos) == 500
+    for k, p in enumerate(cos):
+        d = json.loads(p)
+        assert d["t"] == pytest.approx(k * 0.001, abs=1e-9) and d["v"] == pytest.approx(math.cos(d["t"]))
+    assert len(sine) == 10 and float(sine[0]) == 0.0
+    for p in sine:  # sin of a grid time (a tick may be skipped on a busy machine)
+        k = round(math.asin(float(p)) / 0.02)
+        assert float(p) == pytest.approx(math.sin(k * 0.02), abs=1e-9)
+    lines = [json.loads(x) for x in (tmp_path / "cos.jsonl").read_text().splitlines()]
+    assert [x["count"] for x in lines] == list(range(500))
+    assert lines[1]["value"]["t"] == pytest.approx(0.001)
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def _make_certs(d: Path) -> None:
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test-ca", cwd=d)
+    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=d)
+    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    _openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d,
+    )  # fmt: skip
+
+
+async def test_mqtts_with_ca_and_without(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="supertask")
+    _make_certs(tmp_path)
+    tls_port = free_port()
+    extra = (
+        f"listener {tls_port} 127.0.0.1\ncafile {tmp_path}/ca.pem\n"
+        + f"certfile {tmp_path}/server.pem\nkeyfile {tmp_path}/server.key\n"
+    )
+    topic = unique_topic()
+    with private_broker(tmp_path, extra=extra) as broker:
+        sub = Collector(topic, port=broker.port)
+        good = mqtt_sink(f"mqtts://localhost:{tls_port}/{topic}?ca={tmp_path}/ca.pem&qos=1")
+        await run_job(good, lambda task: task.count, count=20)
+        got = sub.wait_for(20)
+        untrusted = mqtt_sink(f"mqtts://localhost:{tls_port}/{topic}?flush_timeout=0.3s")  # system CAs only
+        await run_job(untrusted, lambda task: task.count, count=5)
+        sub.close()
+    assert [int(p) for p in got] == list(range(20))
+    assert good.statistics().undelivered == 0
+    assert untrusted.statistics().undelivered == 5
+    assert any("cannot connect: TLS: CERTIFICATE_VERIFY_FAILED" in r.getMessage() for r in caplog.records)
