@@ -26,6 +26,11 @@ _EXPORTS = {
     "parse_duration": "supertask.durations",
     "SupertaskError": "supertask.errors",
     "SpecError": "supertask.errors",
+    "Sink": "supertask.sinks",
+    "StdoutSink": "supertask.sinks",
+    "parse_sink": "supertask.sinks",
+    "JsonlSink": "supertask.sinks.jsonl",
+    "MqttSink": "supertask.sinks.mqtt",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -45,6 +50,11 @@ if TYPE_CHECKING:
     from .engine import TrioClock as TrioClock
     from .errors import SpecError as SpecError
     from .errors import SupertaskError as SupertaskError
+    from .sinks import Sink as Sink
+    from .sinks import StdoutSink as StdoutSink
+    from .sinks import parse_sink as parse_sink
+    from .sinks.jsonl import JsonlSink as JsonlSink
+    from .sinks.mqtt import MqttSink as MqttSink
     from .when import parse_when as parse_when
 
 
