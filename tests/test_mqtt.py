@@ -175,6 +175,20 @@ async def test_unresponsive_broker_never_blocks_the_job() -> None:
     assert (st.accepted, st.sent, st.buffered, st.connects) == (200, 0, 200, 0)
 
 
+async def test_no_connack_times_out_and_retries(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="supertask")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        sink = mqtt_sink(f"mqtt://127.0.0.1:{port}/t?connect_timeout=0.2s&flush_timeout=0.1s")
+        await run_job(sink, lambda task: task.count, count=60, when="10ms")
+    messages = [r.getMessage() for r in caplog.records]
+    tries = [m for m in messages if "no answer to CONNECT within 0.2s" in m]
+    assert len(tries) >= 2  # gave up on the silent listener, and tried again
+    assert any("60 of 60 message(s) not delivered" in m for m in messages)
+
+
 def test_cli_unreachable_broker_job_runs_and_loss_is_reported() -> None:
     port = free_port()  # nothing listens there
     t0 = time.monotonic()
@@ -298,3 +312,21 @@ async def test_mqtts_with_ca_and_without(tmp_path: Path, caplog: pytest.LogCaptu
     assert good.statistics().undelivered == 0
     assert untrusted.statistics().undelivered == 5
     assert any("cannot connect: TLS: CERTIFICATE_VERIFY_FAILED" in r.getMessage() for r in caplog.records)
+
+
+async def test_credentials_from_the_url(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="supertask")
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "ann", "s@cret"], check=True, timeout=30)
+    topic = unique_topic()
+    with private_broker(tmp_path, extra=f"password_file {passwd}\n") as broker:
+        good = mqtt_sink(f"mqtt://ann:s%40cret@127.0.0.1:{broker.port}/{topic}?qos=1")
+        bad = mqtt_sink(f"mqtt://ann:wrong@127.0.0.1:{broker.port}/{topic}?flush_timeout=0.3s")
+        await run_job(good, lambda task: task.count, count=10)
+        await run_job(bad, lambda task: task.count, count=10)
+    assert good.statistics().sent == 10 and good.statistics().undelivered == 0
+    assert bad.statistics().undelivered == 10
+    warnings = [r.getMessage() for r in caplog.records]
+    refused = [w for w in warnings if "broker refused the connection: Not authorized" in w]
+    assert refused and all(w.startswith("mqtt://ann:***@127.0.0.1") for w in refused)
+    assert not any("wrong" in w for w in warnings)  # the password never shows

@@ -57,7 +57,8 @@ class MqttStats(msgspec.Struct, frozen=True, kw_only=True):
         accepted: messages the sink received (results, and events when asked).
         sent: messages written to the broker connection (QoS 0) or acknowledged (QoS 1/2).
         dropped: messages dropped because the buffer was full (the overflow rule).
-        lost: QoS 0 messages handed to a connection that broke before they were written.
+        lost: QoS 0 messages handed to a connection that broke before they were written,
+            and messages paho rejected (e.g. too large).
         buffered: messages waiting in the buffer (not yet handed to paho).
         unacked: QoS 1/2 messages sent but not yet acknowledged by the broker.
         connects: successful connections (the first one and every reconnect).
@@ -149,6 +150,7 @@ class MqttSink(Sink):
         self.keepalive = keepalive
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
+        self.connect_timeout = connect_timeout
         self.wants_runs = events
         self.url = url or f"{'mqtts' if tls else 'mqtt'}://{host}:{self.port}/{topic}"
         self._hostname = socket.gethostname()
@@ -307,8 +309,11 @@ class MqttSink(Sink):
         self._work.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if not self._closing:
-            self._last_problem = f"connection lost ({reason})"
+        if not self._closing and not self._last_problem:
+            detail = str(reason)
+            self._last_problem = (
+                "connection lost" if detail in ("Success", "Unspecified error") else f"connection lost ({detail})"
+            )
         self._lost.set()
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
@@ -441,7 +446,13 @@ class MqttSink(Sink):
         n = 0
         while buf and n < _BATCH and (not qos or len(unacked) < window):
             topic, payload = buf[0]
-            info = client.publish(topic, payload, qos, retain)
+            try:
+                info = client.publish(topic, payload, qos, retain)
+            except (ValueError, TypeError) as exc:  # e.g. a payload beyond MQTT's 256 MiB
+                buf.popleft()
+                self._lost_qos0 += 1
+                log.warning("%s: paho rejected a message to %r: %s", self.url, topic, exc)
+                continue
             if qos:
                 if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
                     break  # not queued by paho
@@ -455,8 +466,13 @@ class MqttSink(Sink):
 
     async def _misc(self) -> None:
         client = self._client
+        give_up = trio.current_time() + self.connect_timeout
         while True:
-            await trio.sleep(1.0)
+            await trio.sleep(min(1.0, self.connect_timeout))
+            if not client.is_connected() and trio.current_time() >= give_up:
+                self._last_problem = f"no answer to CONNECT within {self.connect_timeout:g}s"
+                self._lost.set()
+                return
             if client.loop_misc() != paho.MQTT_ERR_SUCCESS:
                 self._lost.set()
                 return
