@@ -107,7 +107,7 @@ async def test_broker_restart_mid_stream_loses_nothing_at_qos1(tmp_path: Path) -
     n = 400  # 2 s at 200 Hz; the broker is away from 0.5 s to 1.2 s
     with private_broker(tmp_path) as broker:
         sub = Collector(topic, port=broker.port, qos=1, client_id=f"sub-{topic[-12:]}", persistent=True)
-        sink = mqtt_sink(f"mqtt://127.0.0.1:{broker.port}/{topic}?qos=1&reconnect_max=0.2")
+        sink = mqtt_sink(f"mqtt://127.0.0.1:{broker.port}/{topic}?qos=1&reconnect_max=0.2&client_id=pub-{topic[-12:]}")
 
         async def restart() -> None:
             await trio.sleep(0.5)
@@ -124,6 +124,8 @@ async def test_broker_restart_mid_stream_loses_nothing_at_qos1(tmp_path: Path) -
     st = sink.statistics()
     assert stats.runs == n
     assert st.connects >= 2, "the broker restart was not noticed"
+    log = (tmp_path / "mosquitto.log").read_text()
+    assert f"Client pub-{topic[-12:]} disconnected." in log  # a clean DISCONNECT at the end
     assert (st.dropped, st.undelivered) == (0, 0)
     assert received == list(range(n))  # QoS 1: duplicates allowed, losses not
 
