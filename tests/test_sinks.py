@@ -110,7 +110,7 @@ def test_parse_stdout_and_jsonl(tmp_path: Any) -> None:
             "mqtt://localhost/t?speed=fast",
             "invalid sink 'mqtt://localhost/t?speed=fast': unknown option 'speed'; expected one of qos, retain, "
             "format, client_id, keepalive, buffer, overflow, flush_timeout, events_topic, reconnect_max, "
-            "connect_timeout",
+            "connect_timeout, inflight",
         ),
         (
             "mqtt://localhost/t?buffer=0",

@@ -96,7 +96,8 @@ def run(
         mqtt://[user:pass@]host[:port]/topic?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack |
         mqtts://... with ca=PATH&cert=PATH&key=PATH&insecure=1. The topic may use {job}, {namespace}, {host}.
         MQTT options: buffer=N (messages kept while the broker is away, default 10000),
-        overflow=drop-oldest|drop-newest, flush_timeout=5s, keepalive=60s, client_id=ID, events_topic=T.
+        overflow=drop-oldest|drop-newest, flush_timeout=5s, keepalive=60s, client_id=ID, inflight=20,
+        connect_timeout=5s, reconnect_max=5s, events_topic=T.
     emit_events
         Also send run events (started, finished, failed, skipped, with lateness and duration) to every
         --emit sink, as JSON (MQTT: to TOPIC/events).

@@ -44,6 +44,7 @@ MQTT_OPTIONS = (
     "events_topic",
     "reconnect_max",
     "connect_timeout",
+    "inflight",
 )
 TLS_OPTIONS = ("ca", "cert", "key", "insecure")
 TOPIC_FIELDS = ("job", "namespace", "host")
@@ -144,6 +145,11 @@ def _parse_mqtt(url: str, *, events: bool, namespace: str | None) -> MqttSink:
         if not b.isdigit() or int(b) < 1:
             raise bad(f"buffer={b!r}: expected a whole number of messages >= 1")
         kwargs["buffer"] = int(b)
+    if "inflight" in options:
+        f = options["inflight"]
+        if not f.isdigit() or int(f) < 1:
+            raise bad(f"inflight={f!r}: expected a whole number of messages >= 1")
+        kwargs["inflight"] = int(f)
     if "overflow" in options:
         if options["overflow"] not in ("drop-oldest", "drop-newest"):
             raise bad(f"overflow={options['overflow']!r}: expected drop-oldest or drop-newest")

@@ -27,6 +27,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -46,8 +47,8 @@ log = logging.getLogger(__name__)
 
 Overflow = Literal["drop-oldest", "drop-newest"]
 
-#: messages handed to paho in one go before its queue is written out
-_BATCH = 256
+#: seconds of publishing in one go (a backlog after a reconnect) before the loop gets the CPU back
+_SLICE = 100e-6
 
 
 class MqttStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,7 +105,9 @@ class MqttSink(Sink):
             (default ``{topic}/events``).
         namespace: value of ``{namespace}`` for jobs that have none (default ``default``).
         reconnect_min, reconnect_max: backoff bounds between connection attempts (seconds).
-        connect_timeout: seconds one connection attempt (TCP and TLS handshake) may take.
+        connect_timeout: seconds one connection attempt (TCP and TLS handshake, CONNACK) may take.
+        inflight: QoS 1/2 messages sent and not yet acknowledged, at most (more wait in the buffer;
+            after a reconnect, up to this many are sent again at once).
         url: how the sink was given, for messages (default: built from the arguments).
     """
 
@@ -131,12 +134,15 @@ class MqttSink(Sink):
         reconnect_min: float = 0.1,
         reconnect_max: float = 5.0,
         connect_timeout: float = 5.0,
+        inflight: int = 20,
         url: str | None = None,
     ) -> None:
         if qos not in (0, 1, 2):
             raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
         if buffer < 1:
             raise ValueError(f"buffer must be >= 1, not {buffer!r}")
+        if inflight < 1:
+            raise ValueError(f"inflight must be >= 1, not {inflight!r}")
         self.host = host
         self.port = port or (8883 if tls else 1883)
         self.topic = topic
@@ -163,7 +169,7 @@ class MqttSink(Sink):
         self._dropped = 0
         self._connects = 0
         self._unacked: set[int] = set()
-        self._window = 100 if qos else 0
+        self._window = inflight
         self._encode_failures = 0
         self._closing = False
         self._finished = trio.Event()
@@ -186,7 +192,7 @@ class MqttSink(Sink):
             client.username_pw_set(username, password)
         if tls is not None:
             client.tls_set_context(tls)
-        client.max_inflight_messages_set(max(self._window, 20))
+        client.max_inflight_messages_set(inflight)
         client.max_queued_messages_set(0)
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
@@ -431,20 +437,23 @@ class MqttSink(Sink):
                     self._lost.set()
                     return
                 if self._buffer and client.is_connected() and (not self.qos or len(self._unacked) < self._window):
+                    await trio.lowlevel.checkpoint()  # a backlog drains in slices: the scheduler runs between them
                     continue
                 await self._work.wait()
         except (trio.ClosedResourceError, OSError):
             self._lost.set()
 
     def _pump(self) -> None:
-        """Hand buffered messages to paho (a batch, and within the QoS 1/2 in-flight window)."""
+        """Hand buffered messages to paho: at least one, for at most ``_SLICE`` seconds, within
+        the QoS 1/2 in-flight window."""
         buf = self._buffer
         client = self._client
         qos, retain = self.qos, self.retain
         unacked = self._unacked
         window = self._window
         n = 0
-        while buf and n < _BATCH and (not qos or len(unacked) < window):
+        budget = time.perf_counter() + _SLICE
+        while buf and (n == 0 or time.perf_counter() < budget) and (not qos or len(unacked) < window):
             topic, payload = buf[0]
             try:
                 info = client.publish(topic, payload, qos, retain)
