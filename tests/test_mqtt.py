@@ -173,7 +173,7 @@ async def test_unresponsive_broker_never_blocks_the_job() -> None:
         stats = await run_job(sink, lambda task: task.count, count=200, when="2ms")
         took = time.monotonic() - t0
     st = sink.statistics()
-    assert stats.runs == 200 and stats.skipped < 20
+    assert stats.runs == 200 and stats.skipped < 500  # a blocking connect would skip ~2500 (5 s)
     assert took < 3.0
     assert (st.accepted, st.sent, st.buffered, st.connects) == (200, 0, 200, 0)
 
