@@ -298,3 +298,39 @@ def test_encode_seconds_of_task_elapsed_as_numbers() -> None:
     assert encode_value(secs, "auto") == b"0.25"
     assert encode_value({"t": secs}, "json") == b'{"t":0.25}'
     assert msgspec.msgpack.decode(encode_value({"t": secs}, "msgpack")) == {"t": 0.25}
+
+
+def test_cli_emit_events_on_stdout_and_jsonl(tmp_path: Any) -> None:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supertask",
+            "run",
+            "-c",
+            "python:task.count * 2",
+            "--when=10ms",
+            "--count",
+            "3",
+            "--emit-events",
+            "--emit",
+            "stdout",
+            "--emit",
+            "jsonl:out.jsonl",
+            "--name",
+            "dbl",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [x for x in lines if not x.startswith("{")] == ["0", "2", "4"]
+    events = [json.loads(x) for x in lines if x.startswith("{")]
+    assert [e["event"] for e in events] == ["started", "finished"] * 3
+    assert all(e["job"] == "dbl" for e in events) and [e["result"] for e in events[1::2]] == [0, 2, 4]
+    records = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [x["value"] for x in records if "value" in x] == [0, 2, 4]
+    assert len([x for x in records if "event" in x]) == 6

@@ -37,7 +37,7 @@ def run(
     name: str | None = None,
     grace: str = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
-    emit: Annotated[list[str] | None, Parameter(name="--emit")] = None,
+    emit: Annotated[list[str] | None, Parameter(name="--emit", negative="")] = None,
     emit_events: Annotated[bool, Parameter(name="--emit-events", negative="")] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["--quiet", "-q"], negative="")] = False,
