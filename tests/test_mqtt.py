@@ -337,3 +337,24 @@ async def test_credentials_from_the_url(tmp_path: Path, caplog: pytest.LogCaptur
     refused = [w for w in warnings if "broker refused the connection: Not authorized" in w]
     assert refused and all(w.startswith("mqtt://ann:***@127.0.0.1") for w in refused)
     assert not any("wrong" in w for w in warnings)  # the password never shows
+
+
+def test_cli_command_output_lines_are_messages_and_stderr_still_shows(tmp_path: Path) -> None:
+    topic = unique_topic()
+    script = 'echo "$((40 + 2))"; echo warm >&2'
+    emits = ["--emit", f"{URL}/{topic}?qos=1", "--emit", "jsonl:out.jsonl"]
+    with Collector(topic) as sub:
+        r = subprocess.run(
+            [*CMD, "run", "--when=50ms", "--count", "3", *emits, "--", f"cmd:{script}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        got = sub.wait_for(3)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""  # stdout is not among the emits
+    assert r.stderr.count("warm\n") == 3  # the payloads' stderr reaches the terminal anyway
+    assert got == [b"42"] * 3
+    records = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(x["output"], x["count"]) for x in records] == [("42", 0), ("42", 1), ("42", 2)]

@@ -177,12 +177,16 @@ class _Outcome:
 
 
 def _build_sinks(emit: list[str] | None, *, events: bool) -> list[Sink]:
-    """The sinks of ``--emit`` (default: stdout); ``--emit-events`` sends run events to each."""
+    """The sinks of ``--emit`` (default: stdout); ``--emit-events`` sends run events to each.
+    Results and payload output reach stdout only when ``stdout`` is among them; stderr always does."""
     from ..sinks import StdoutSink, parse_sink
 
     if not emit:
         return [StdoutSink(events=events)]
-    return [parse_sink(url, events=events) for url in emit]
+    sinks = [parse_sink(url, events=events) for url in emit]
+    if not any(isinstance(sink, StdoutSink) for sink in sinks):
+        sinks.append(StdoutSink(results=False))  # the payloads' stderr still reaches the terminal
+    return sinks
 
 
 async def _serve(

@@ -27,7 +27,8 @@ FLUSH_EVERY = 0.25
 class JsonlSink(Sink):
     """Appends one JSON object a line to *path*.
 
-    A result line is ``{"job", "count", "tick", "scheduled", "lateness", "value"}``; with
+    A result line is ``{"job", "count", "tick", "scheduled", "lateness", "value"}``, a line a
+    command payload printed ``{"job", "count", "tick", "output"}``; with
     ``events=True`` run events are written too, as ``{"event": "started"|"finished"|
     "failed"|"cancelled"|"skipped", "job", "tick", "scheduled", "lateness", "duration", …}``.
     Writes go to a memory buffer (never a blocking disk write on the timing path) that
@@ -65,6 +66,10 @@ class JsonlSink(Sink):
 
     def result(self, task: Task, value: Any) -> None:
         self._write(result_record(task, value))
+
+    def output(self, task: Task, data: bytes) -> None:
+        for line in data.decode(errors="replace").splitlines():
+            self._write({"job": task.name, "count": task.count, "tick": task.tick, "output": line})
 
     def run_started(self, run: Run) -> None:
         self._write(event_record(run))

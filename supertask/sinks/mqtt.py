@@ -82,7 +82,8 @@ class MqttStats(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MqttSink(Sink):
-    """Publishes each result to an MQTT broker; see the module docstring for how.
+    """Publishes each result, and each line a command payload prints, to an MQTT broker;
+    see the module docstring for how.
 
     Args:
         host: broker host name or address (resolved off the event loop).
@@ -258,6 +259,13 @@ class MqttSink(Sink):
                 log.warning("%s: cannot encode a result of job %r as %s: %s", self.url, task.name, self.format, exc)
             return
         self._enqueue(self._topic_for(task.name, getattr(task, "namespace", None)), payload)
+
+    def output(self, task: Task, data: bytes) -> None:
+        """Each line a command payload prints is a message (text), on the result topic."""
+        topic = self._topic_for(task.name, getattr(task, "namespace", None))
+        for line in data.splitlines():
+            if line:
+                self._enqueue(topic, line)
 
     def run_started(self, run: Run) -> None:
         self.run_ended(run)

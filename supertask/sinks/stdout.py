@@ -21,18 +21,27 @@ class StdoutSink(Sink):
     A closed stdout (``| head``) raises ``BrokenPipeError`` to the caller, which
     the scheduler treats as a request to stop. With ``events=True``, run events
     (started, finished, failed, skipped) are printed too, one JSON object a line.
+    With ``results=False`` only the payloads' stderr is passed through.
     """
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, events: bool = False) -> None:
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, *, events: bool = False, results: bool = True
+    ) -> None:
         self._out = out
         self._err = err
         self.wants_runs = events
+        #: False: only the payloads' stderr passes (results and stdout go to other sinks)
+        self.results = results
 
     def result(self, task: Task, value: Any) -> None:
+        if not self.results:
+            return
         out = self._out or sys.stdout
         out.write(f"{value}\n")
 
     def output(self, task: Task, data: bytes) -> None:
+        if not self.results:
+            return
         out = self._out or sys.stdout
         out.flush()
         out.buffer.write(data)
