@@ -219,7 +219,7 @@ class MqttSink(Sink):
             buffered=len(self._buffer),
             unacked=len(self._unacked),
             connects=self._connects,
-            connected=self._client.is_connected(),
+            connected=self._client.is_connected() and self._client.socket() is not None,
         )
 
     def _topic_for(self, job: str, namespace: str | None) -> str:
@@ -299,7 +299,10 @@ class MqttSink(Sink):
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if self._in_trio_thread():
-            trio.lowlevel.notify_closing(sock)
+            try:
+                trio.lowlevel.notify_closing(sock)  # wakes a task waiting on it (ClosedResourceError)
+            except RuntimeError:
+                pass  # closed outside trio.run: nobody waits
             self._lost.set()
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
