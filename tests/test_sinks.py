@@ -334,3 +334,19 @@ def test_cli_emit_events_on_stdout_and_jsonl(tmp_path: Any) -> None:
     records = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [x["value"] for x in records if "value" in x] == [0, 2, 4]
     assert len([x for x in records if "event" in x]) == 6
+
+
+async def test_jobs_sink_routes_by_job_name(clock: Any, tmp_path: Any) -> None:
+    from supertask.sinks import JobsSink
+
+    a, b = io.StringIO(), io.StringIO()
+    sched = virtual_scheduler(sinks=[JobsSink(StdoutSink(a), {"a"}), JobsSink(StdoutSink(b, events=True), ["b"])])
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        sched.add("10ms", lambda task: f"a{task.count}", count=2, name="a")
+        sched.add("10ms", lambda task: f"b{task.count}", count=1, name="b")
+        await sched.wait_idle()
+        sched.stop()
+    assert a.getvalue() == "a0\na1\n"
+    lines = b.getvalue().splitlines()
+    assert lines[1] == "b0" and [json.loads(x)["job"] for x in (lines[0], lines[2])] == ["b", "b"]

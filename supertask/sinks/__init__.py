@@ -7,7 +7,8 @@ A sink URL, as ``--emit`` and timetable files take it::
     mqtt://[user:pass@]host[:port]/topic[?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack&…]
     mqtts://…                          TLS; also ca=PATH, cert=PATH, key=PATH, insecure=1
 
-:func:`parse_sink` is the one place that reads them.
+:func:`parse_sink` is the one place that reads them; :class:`JobsSink` limits a sink to some
+jobs (per-job ``emit`` lists of a timetable).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import SinkError
 from .base import Sink as Sink
+from .routing import JobsSink as JobsSink
 from .stdout import StdoutSink as StdoutSink
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from .mqtt import MqttSink
 
-__all__ = ["SINK_FORMS", "Sink", "StdoutSink", "parse_sink"]
+__all__ = ["SINK_FORMS", "JobsSink", "Sink", "StdoutSink", "parse_sink"]
 
 SINK_FORMS = (
     "stdout, jsonl:PATH or mqtt[s]://[user:pass@]host[:port]/topic[?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack]"
