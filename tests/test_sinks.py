@@ -349,4 +349,4 @@ async def test_jobs_sink_routes_by_job_name(clock: Any, tmp_path: Any) -> None:
         sched.stop()
     assert a.getvalue() == "a0\na1\n"
     lines = b.getvalue().splitlines()
-    assert lines[1] == "b0" and [json.loads(x)["job"] for x in (lines[0], lines[2])] == ["b", "b"]
+    assert lines[2] == "b0" and [json.loads(x)["event"] for x in lines[:2]] == ["started", "finished"]
