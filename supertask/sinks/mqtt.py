@@ -176,8 +176,8 @@ class MqttSink(Sink):
         self._finished = trio.Event()
         self._work = trio.Event()
         self._lost = trio.Event()
+        #: QoS 0 messages handed to paho and not yet written to the socket
         self._handed0 = 0
-        self._sent0 = 0
         self._lost_qos0 = 0
         self._last_problem = ""
         self._trio_thread = threading.get_ident()
@@ -201,7 +201,10 @@ class MqttSink(Sink):
         client.on_socket_unregister_write = self._on_unregister_write
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
+        if qos:
+            # acknowledgements; at QoS 0 paho's callback would cost ~60 µs a message (it builds
+            # reason-code and property objects), so messages count as sent once paho's queue is written
+            client.on_publish = self._on_publish
         self._client = client
 
     def __repr__(self) -> str:
@@ -334,10 +337,7 @@ class MqttSink(Sink):
         self._lost.set()
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-        if self.qos == 0:
-            self._sent += 1
-            self._sent0 += 1
-        elif mid in self._unacked:
+        if mid in self._unacked:
             self._unacked.discard(mid)
             self._sent += 1
             if self._buffer or self._closing:
@@ -391,8 +391,8 @@ class MqttSink(Sink):
             if self._client.socket() is not None:
                 self._client._sock_close()  # a failure paho did not see itself (e.g. a closed fd)
             # QoS 0 messages paho had not written yet are gone with the connection
-            self._lost_qos0 += self._handed0 - self._sent0
-            self._handed0 = self._sent0 = 0
+            self._lost_qos0 += self._handed0
+            self._handed0 = 0
             if self._closing and not self._pending():
                 return
             if self._connects > connects:
@@ -442,6 +442,9 @@ class MqttSink(Sink):
                     if client.want_write():
                         await trio.lowlevel.wait_writable(sock)
                         continue
+                if self._handed0:  # paho's queue is written out: the QoS 0 messages are sent
+                    self._sent += self._handed0
+                    self._handed0 = 0
                 if self._closing and client.is_connected() and not self._pending():
                     client.disconnect()
                     client.loop_write()
