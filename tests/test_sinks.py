@@ -279,16 +279,24 @@ class BrokenSink(Sink):
         raise RuntimeError("sink crashed")
 
 
+class SinkBrokenAtStart(Sink):
+    def result(self, task: Any, value: Any) -> None:
+        pass
+
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        raise OSError("no such device")
+
+
 async def test_sink_serve_runs_before_jobs_and_outlives_aclose(clock: Any) -> None:
     sink = ServingSink()
-    sched = virtual_scheduler(sinks=[sink, BrokenSink()])
+    sched = virtual_scheduler(sinks=[SinkBrokenAtStart(), sink, BrokenSink()])
     async with trio.open_nursery() as n:
         await n.start(sched.serve)
         sched.add("10ms", lambda task: task.count, count=5)
         await sched.wait_idle()
         sched.stop()
     assert sink.log == ["serve"] + ["result"] * 5 + ["aclose", "aclose done", "serve ended"]
-    assert sink.results == [0, 1, 2, 3, 4]  # the crashed sink stopped nothing
+    assert sink.results == [0, 1, 2, 3, 4]  # the crashed sinks stopped nothing
 
 
 def test_encode_seconds_of_task_elapsed_as_numbers() -> None:

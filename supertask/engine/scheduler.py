@@ -786,6 +786,10 @@ async def _serve_sink(sink: Sink, *, task_status: Any = trio.TASK_STATUS_IGNORED
         await sink.serve(task_status=task_status)
     except Exception:
         log.exception("sink %r stopped working", sink)
+        try:
+            task_status.started()  # it failed before it started: the jobs start anyway
+        except RuntimeError:
+            pass  # it had started
 
 
 def _as_trigger(when: Trigger | TriggerSpec | str) -> Trigger:
