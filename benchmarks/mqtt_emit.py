@@ -7,8 +7,8 @@ Each measurement runs the real command line in a fresh process::
         --emit 'mqtt://127.0.0.1:1883/<topic>?qos=0'    # or qos=1
 
 and reads its ``--stats`` (lateness p50/p99/max, skipped ticks, the sink's sent/dropped
-counters). A subscriber in this process counts the messages that reach the broker's
-other side: every message must arrive. The three variants alternate within each round
+counters). A subscriber (``mosquitto_sub``, started here) counts the messages that
+reach the broker's other side: every message must arrive. The three variants alternate within each round
 (in a rotating order), so a noisy machine disturbs them alike; the table shows each
 round and the medians, and the ratio of the MQTT p99 to the stdout p99 of the same round.
 
@@ -24,9 +24,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -40,34 +42,77 @@ VARIANTS = ["stdout", "qos0", "qos1"]
 
 
 class Counter:
-    """Counts messages per topic in paho's own thread."""
+    """Counts the messages per topic that reach a subscriber.
 
-    def __init__(self, host: str, port: int, pattern: str) -> None:
+    The subscriber is ``mosquitto_sub`` (C: it takes little CPU from the job under test)
+    writing ``topic payload`` lines to a file; without it, a paho client in a thread.
+    """
+
+    def __init__(self, host: str, port: int, prefix: str) -> None:
+        self.host, self.port, self.prefix = host, port, prefix
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client: paho.Client | None = None
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
-        ready = threading.Event()
-        self.client = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2)
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(pattern, 1)
-        self.client.on_subscribe = lambda *a: ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(host, port)
-        self.client.loop_start()
-        if not ready.wait(5):
-            raise SystemExit(f"cannot subscribe at {host}:{port}")
+        exe = shutil.which("mosquitto_sub")
+        if exe:
+            self.file = tempfile.NamedTemporaryFile(prefix="mqtt-bench-", suffix=".txt")  # noqa: SIM115
+            self.proc = subprocess.Popen(
+                [exe, "-h", host, "-p", str(port), "-t", f"{prefix}/#", "-q", "1", "-v"], stdout=self.file
+            )
+        else:
+            ready = threading.Event()
+            self.client = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2)
+            self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{prefix}/#", 1)
+            self.client.on_subscribe = lambda *a: ready.set()
+            self.client.on_message = self._on_message
+            self.client.connect(host, port)
+            self.client.loop_start()
+            ready.wait(5)
+        self._probe()
+
+    def _probe(self) -> None:
+        """Publish to the prefix until the subscriber sees it: then it is subscribed."""
+        probe = f"{self.prefix}/probe"
+        pub = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2)
+        pub.connect(self.host, self.port)
+        pub.loop_start()
+        try:
+            for _ in range(100):
+                pub.publish(probe, b"1", qos=1).wait_for_publish(2)
+                if self.wait_for(probe, 1, timeout=0.1):
+                    return
+            raise SystemExit(f"the subscriber at {self.host}:{self.port} receives nothing")
+        finally:
+            pub.loop_stop()
+            pub.disconnect()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         with self._lock:
             self.counts[msg.topic] = self.counts.get(msg.topic, 0) + 1
 
     def count(self, topic: str) -> int:
-        with self._lock:
-            return self.counts.get(topic, 0)
+        if self.proc is None:
+            with self._lock:
+                return self.counts.get(topic, 0)
+        with open(self.file.name, "rb") as f:
+            head = topic.encode() + b" "
+            return sum(1 for line in f if line.startswith(head))
 
     def wait_for(self, topic: str, n: int, timeout: float = 5.0) -> int:
         end = time.monotonic() + timeout
-        while self.count(topic) < n and time.monotonic() < end:
+        while (got := self.count(topic)) < n and time.monotonic() < end:
             time.sleep(0.05)
-        return self.count(topic)
+        return got
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait()
+            self.file.close()
+        if self.client is not None:
+            self.client.loop_stop()
+            self.client.disconnect()
 
 
 def _stats(stderr: str) -> dict[str, float]:
@@ -128,7 +173,7 @@ def main() -> None:
     args = ap.parse_args()
 
     prefix = f"supertask-bench/{uuid.uuid4().hex[:8]}"
-    counter = Counter(args.host, args.port, f"{prefix}/#")
+    counter = Counter(args.host, args.port, prefix)
     rounds: list[dict[str, dict[str, float]]] = []
     for i in range(args.rounds):
         order = VARIANTS[i % 3 :] + VARIANTS[: i % 3]
@@ -137,7 +182,7 @@ def main() -> None:
             row[variant] = run_variant(variant, args.seconds, args.host, args.port, f"{prefix}/{i}/{variant}", counter)
             print(f"  round {i + 1}: {variant} done", file=sys.stderr)
         rounds.append(row)
-    counter.client.loop_stop()
+    counter.close()
 
     print(
         f"\n1 kHz job, {args.seconds:g} s per run, {args.rounds} round(s); lateness in µs; "
