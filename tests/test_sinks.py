@@ -42,7 +42,16 @@ def test_parse_mqtt_defaults() -> None:
     sink = parse_sink("mqtt://localhost/telemetry/sine")
     assert isinstance(sink, MqttSink)
     assert (sink.port, sink.qos, sink.retain, sink.format, sink.wants_runs) == (1883, 0, False, "auto", False)
+    assert sink.linger == 0.005
+    assert mqtt_linger("mqtt://localhost/t?linger=0") == 0.0
+    assert mqtt_linger("mqtt://localhost/t?linger=20ms") == 0.02
     assert parse_sink("mqtt://localhost/t", events=True).wants_runs
+
+
+def mqtt_linger(url: str) -> float:
+    sink = parse_sink(url)
+    assert isinstance(sink, MqttSink)
+    return sink.linger
 
 
 def test_parse_mqtts_defaults_to_port_8883_with_tls() -> None:
@@ -110,7 +119,7 @@ def test_parse_stdout_and_jsonl(tmp_path: Any) -> None:
             "mqtt://localhost/t?speed=fast",
             "invalid sink 'mqtt://localhost/t?speed=fast': unknown option 'speed'; expected one of qos, retain, "
             "format, client_id, keepalive, buffer, overflow, flush_timeout, events_topic, reconnect_max, "
-            "connect_timeout, inflight",
+            "connect_timeout, inflight, linger",
         ),
         (
             "mqtt://localhost/t?buffer=0",

@@ -47,6 +47,7 @@ MQTT_OPTIONS = (
     "reconnect_max",
     "connect_timeout",
     "inflight",
+    "linger",
 )
 TLS_OPTIONS = ("ca", "cert", "key", "insecure")
 TOPIC_FIELDS = ("job", "namespace", "host")
@@ -156,9 +157,9 @@ def _parse_mqtt(url: str, *, events: bool, namespace: str | None) -> MqttSink:
         if options["overflow"] not in ("drop-oldest", "drop-newest"):
             raise bad(f"overflow={options['overflow']!r}: expected drop-oldest or drop-newest")
         kwargs["overflow"] = options["overflow"]
-    for key in ("keepalive", "flush_timeout", "reconnect_max", "connect_timeout"):
+    for key in ("keepalive", "flush_timeout", "reconnect_max", "connect_timeout", "linger"):
         if key in options:
-            kwargs[key] = _parse_seconds(options[key], key, bad, allow_zero=key == "flush_timeout")
+            kwargs[key] = _parse_seconds(options[key], key, bad, allow_zero=key in ("flush_timeout", "linger"))
     if "events_topic" in options:
         et = options["events_topic"]
         if not et or "+" in et or "#" in et:

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 Overflow = Literal["drop-oldest", "drop-newest"]
 
+#: a lingering batch this long is sent at once
+_LINGER_BATCH = 64
 #: seconds of publishing in one go (a backlog after a reconnect) before the loop gets the CPU back
 _SLICE = 100e-6
 
@@ -107,6 +109,8 @@ class MqttSink(Sink):
         namespace: value of ``{namespace}`` for jobs that have none (default ``default``).
         reconnect_min, reconnect_max: backoff bounds between connection attempts (seconds).
         connect_timeout: seconds one connection attempt (TCP and TLS handshake, CONNACK) may take.
+        linger: when messages come faster than this (seconds), they are sent together once this
+            long after the previous send (``0``: each at once). A slower stream is sent at once.
         inflight: QoS 1/2 messages sent and not yet acknowledged, at most (more wait in the buffer;
             after a reconnect, up to this many are sent again at once).
         url: how the sink was given, for messages (default: built from the arguments).
@@ -136,6 +140,7 @@ class MqttSink(Sink):
         reconnect_max: float = 5.0,
         connect_timeout: float = 5.0,
         inflight: int = 20,
+        linger: float = 0.005,
         url: str | None = None,
     ) -> None:
         if qos not in (0, 1, 2):
@@ -171,6 +176,10 @@ class MqttSink(Sink):
         self._connects = 0
         self._unacked: set[int] = set()
         self._window = inflight
+        self.linger = linger
+        self._last_flush = -1e18  # time.monotonic() of the last hand-over to paho
+        self._armed = False  # the writer knows a batch is lingering
+        self._draining = False  # a backlog is being sent in slices
         self._encode_failures = 0
         self._closing = False
         self._finished = trio.Event()
@@ -251,7 +260,11 @@ class MqttSink(Sink):
                 return
             buf.popleft()
         buf.append((topic, payload))
-        self._work.set()
+        if not self.linger or time.monotonic() - self._last_flush >= self.linger or len(buf) >= _LINGER_BATCH:
+            self._work.set()  # due: right after a run, the safest moment for I/O
+        elif not self._armed:
+            self._armed = True
+            self._work.set()  # the writer sets a fallback timer for this batch
 
     def result(self, task: Task, value: Any) -> None:
         try:
@@ -340,8 +353,8 @@ class MqttSink(Sink):
         if mid in self._unacked:
             self._unacked.discard(mid)
             self._sent += 1
-            if self._buffer or self._closing:
-                self._work.set()
+            if self._closing or (self._buffer and len(self._unacked) == self._window - 1):
+                self._work.set()  # the window has room again
 
     # ------------------------------------------------------------ the I/O side, in serve()
 
@@ -433,8 +446,18 @@ class MqttSink(Sink):
         try:
             while True:
                 self._work = trio.Event()
-                if client.is_connected():
-                    self._pump()
+                due = (
+                    self._closing
+                    or self._draining
+                    or len(self._buffer) >= _LINGER_BATCH
+                    or time.monotonic() - self._last_flush >= self.linger
+                )
+                if client.is_connected() and due:
+                    if self._pump():
+                        self._last_flush = time.monotonic()
+                        self._armed = False
+                    # stopped by the time slice or the in-flight window: go on without lingering
+                    self._draining = bool(self._buffer)
                 if client.want_write():
                     if client.loop_write() != paho.MQTT_ERR_SUCCESS:
                         self._lost.set()
@@ -450,14 +473,20 @@ class MqttSink(Sink):
                     client.loop_write()
                     self._lost.set()
                     return
-                if self._buffer and client.is_connected() and (not self.qos or len(self._unacked) < self._window):
+                if not (self._buffer and client.is_connected()):
+                    await self._work.wait()
+                elif not due and not self._closing:
+                    # a lingering batch: sent by the next message that finds it due, or by this timer
+                    with trio.move_on_after(self._last_flush + 2 * self.linger - time.monotonic()):
+                        await self._work.wait()
+                elif not self.qos or len(self._unacked) < self._window:
                     await trio.lowlevel.checkpoint()  # a backlog drains in slices: the scheduler runs between them
-                    continue
-                await self._work.wait()
+                else:
+                    await self._work.wait()  # the in-flight window is full: wait for acknowledgements
         except (trio.ClosedResourceError, OSError):
             self._lost.set()
 
-    def _pump(self) -> None:
+    def _pump(self) -> int:
         """Hand buffered messages to paho: at least one, for at most ``_SLICE`` seconds, within
         the QoS 1/2 in-flight window."""
         buf = self._buffer
@@ -486,6 +515,7 @@ class MqttSink(Sink):
                 self._handed0 += 1
             buf.popleft()
             n += 1
+        return n
 
     async def _misc(self) -> None:
         client = self._client
