@@ -42,8 +42,8 @@ def test_parse_mqtt_defaults() -> None:
     sink = parse_sink("mqtt://localhost/telemetry/sine")
     assert isinstance(sink, MqttSink)
     assert (sink.port, sink.qos, sink.retain, sink.format, sink.wants_runs) == (1883, 0, False, "auto", False)
-    assert sink.linger == 0.005
-    assert mqtt_linger("mqtt://localhost/t?linger=0") == 0.0
+    assert sink.linger == 0.0
+    assert mqtt_linger("mqtt://localhost/t?linger=5ms") == 0.005
     assert mqtt_linger("mqtt://localhost/t?linger=20ms") == 0.02
     assert parse_sink("mqtt://localhost/t", events=True).wants_runs
 

@@ -97,7 +97,7 @@ def run(
         mqtts://... with ca=PATH&cert=PATH&key=PATH&insecure=1. The topic may use {job}, {namespace}, {host}.
         MQTT options: buffer=N (messages kept while the broker is away, default 10000),
         overflow=drop-oldest|drop-newest, flush_timeout=5s, keepalive=60s, client_id=ID, inflight=20,
-        linger=5ms (messages faster than this go out together; 0: each at once),
+        linger=0 (e.g. 5ms: messages faster than this go out together, less CPU, later acks),
         connect_timeout=5s, reconnect_max=5s, events_topic=T.
     emit_events
         Also send run events (started, finished, failed, skipped, with lateness and duration) to every
