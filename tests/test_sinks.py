@@ -367,3 +367,21 @@ async def test_jobs_sink_routes_by_job_name(clock: Any, tmp_path: Any) -> None:
     assert a.getvalue() == "a0\na1\n"
     lines = b.getvalue().splitlines()
     assert lines[2] == "b0" and [json.loads(x)["event"] for x in lines[:2]] == ["started", "finished"]
+
+
+class FakeTask:
+    name = "j"
+
+
+@pytest.mark.parametrize(
+    ("overflow", "kept"), [("drop-oldest", [b"2", b"3", b"4"]), ("drop-newest", [b"0", b"1", b"2"])]
+)
+def test_mqtt_buffer_overflow_rules(overflow: str, kept: list[bytes], caplog: pytest.LogCaptureFixture) -> None:
+    sink = parse_sink(f"mqtt://127.0.0.1:1/t?buffer=3&overflow={overflow}")  # never served: nothing is sent
+    assert isinstance(sink, MqttSink)
+    for k in range(5):
+        sink.result(FakeTask(), k)  # type: ignore[arg-type]
+    st = sink.statistics()
+    assert (st.accepted, st.dropped, st.buffered, st.undelivered) == (5, 2, 3, 5)
+    assert [payload for _, payload in sink._buffer] == kept
+    assert any("buffer of 3 messages full" in r.getMessage() for r in caplog.records)
