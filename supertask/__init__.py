@@ -38,6 +38,11 @@ _EXPORTS = {
     "load_timetable": "supertask.timetable",
     "open_store": "supertask.store",
     "StoreSink": "supertask.sinks.store",
+    "Sink": "supertask.sinks",
+    "StdoutSink": "supertask.sinks",
+    "parse_sink": "supertask.sinks",
+    "JsonlSink": "supertask.sinks.jsonl",
+    "MqttSink": "supertask.sinks.mqtt",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -66,6 +71,11 @@ if TYPE_CHECKING:
     from .schedule import rrule as rrule
     from .schedule import weekly as weekly
     from .schedule import yearly as yearly
+    from .sinks import Sink as Sink
+    from .sinks import StdoutSink as StdoutSink
+    from .sinks import parse_sink as parse_sink
+    from .sinks.jsonl import JsonlSink as JsonlSink
+    from .sinks.mqtt import MqttSink as MqttSink
     from .sinks.store import StoreSink as StoreSink
     from .store import open_store as open_store
     from .timetable import load_timetable as load_timetable

@@ -9,7 +9,8 @@
     │   ├── CronError               a cron expression
     │   ├── PayloadError            a payload spec (``python:…``, ``cmd:…``)
     │   ├── TimetableError          a timetable or task file (names the file, the line and the field)
-    │   └── StoreError              a store address, or a store that cannot be opened or read
+    │   ├── StoreError              a store address, or a store that cannot be opened or read
+    │   └── SinkError               a sink URL (``--emit``: ``jsonl:PATH``, ``mqtt://…``)
     └── SchedulerError              misuse of a scheduler (closed, not running)
 
 Only the CLI turns these into exit codes (2 for a ``SpecError``). A failing
@@ -49,6 +50,10 @@ class TimetableError(SpecError):
 
 class StoreError(SpecError):
     """A store address does not parse, or the store cannot be reached or read."""
+
+
+class SinkError(SpecError):
+    """A sink URL does not parse, or its target (a file, a TLS certificate) cannot be opened."""
 
 
 class SchedulerError(SupertaskError, RuntimeError):

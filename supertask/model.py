@@ -328,6 +328,10 @@ class JobSpec(Base, frozen=True):
     #: "all": every run is recorded by the store; "aggregate": one summary per interval;
     #: "auto" (default): every run for jobs slower than 1 Hz, summaries for faster ones
     history: Literal["auto", "all", "aggregate", "none"] = "auto"
+    #: where this job's results go (sink URLs as for ``--emit``; empty: the scheduler's default)
+    emit: list[str] = []
+    #: also send this job's run events (started, finished, failed, skipped) to its ``emit`` sinks
+    emit_events: bool = False
 
 
 # ---------------------------------------------------------------- runs: what happened

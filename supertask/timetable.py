@@ -24,6 +24,8 @@ One document schema for YAML, JSON and TOML::
         count: 10
         for: 1h
         history: auto           # all, aggregate, none
+        emit: [stdout, "mqtt://localhost/telemetry/{job}", "jsonl:./out.jsonl"]   # default: stdout
+        emit_events: false      # also send run events to the emit sinks
         misfire: run-once       # (or once), catch-up[:N], skip
 
 The original Supertask's timetables (``meta`` + ``tasks[]`` with ``meta``, ``on.schedule[].cron``
@@ -145,6 +147,8 @@ class DocJob(Base, frozen=True):
     isolation: Literal["inprocess", "thread", "actor", "process"] = "inprocess"
     actors: int = 1
     passthrough: bool = False
+    emit: list[str] = []
+    emit_events: bool = False
     mode: Literal["precise", "relaxed"] = "precise"
     overrun: str = "skip"
     count: int | None = None
@@ -636,6 +640,22 @@ def _seconds(ctx: _Context, path: Path_, value: str | float | None, *, allow_zer
         raise ctx.error(path, str(exc)) from None
 
 
+def _emit(ctx: _Context, path: Path_, urls: list[str]) -> list[str]:
+    """Check sink URLs without opening anything (a jsonl file is opened when the job runs)."""
+    from .sinks import parse_sink
+
+    for i, url in enumerate(urls):
+        try:
+            if url.startswith("jsonl:"):
+                if not url[len("jsonl:") :].strip():
+                    raise SpecError(f"invalid sink {url!r}: expected jsonl:PATH")
+            else:
+                parse_sink(url)
+        except SpecError as exc:
+            raise ctx.error((*path, i), str(exc)) from None
+    return urls
+
+
 def _misfire(ctx: _Context, path: Path_, value: str) -> Misfire:
     from .triggers.misfire import MISFIRE_FORMS, parse_misfire
 
@@ -822,6 +842,8 @@ def _from_document(
             runtime=runtime,
             namespace=namespace.id,
             history=j.history,
+            emit=_emit(ctx, (*path, "emit"), j.emit),
+            emit_events=j.emit_events,
         )
         _check_runner(ctx, path, spec)
         jobs.append(spec)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..engine import Job, Scheduler
     from ..model import JobSpec
     from ..runners import Runner
+    from ..sinks import Sink
     from ..sinks.store import StoreSink
     from ..store import Store
     from ..timetable import Timetable
@@ -98,10 +99,13 @@ def run_files(
     show_stats: bool,
     count: int | None = None,
     duration: float | None = None,
+    emit: Sequence[str] | None = None,
+    emit_events: bool = False,
 ) -> int:
     """Run the jobs of timetable files until they are done (or Ctrl-C); returns the exit code.
 
-    *history*, *count* and *duration* (``--history``, ``--count``, ``--for``) override every job's own.
+    *history*, *count* and *duration* (``--history``, ``--count``, ``--for``) override every job's own;
+    *emit* (``--emit``) replaces every job's sinks.
     """
     import msgspec
 
@@ -120,6 +124,7 @@ def run_files(
 
     tables = [msgspec.structs.replace(t, jobs=[override(j) for j in t.jobs]) for t in tables]
     runners = build_runners(tables)
+    sinks = build_sinks(tables, emit, emit_events)
     store = store_from_url(store_url)
     store.open()
     last: dict[tuple[str, str], _dt.datetime] = {}
@@ -145,7 +150,7 @@ def run_files(
     gc.freeze()
     result: dict[str, Any] = {}
     reload = (when, override) if watch else None
-    trio.run(_serve, tables, runners, store, last, reload, grace, show_stats, result)
+    trio.run(_serve, tables, runners, store, last, reload, grace, show_stats, result, sinks)
     if result.get("stdout_closed"):
         from .run import _silence_stdout
 
@@ -163,16 +168,16 @@ async def _serve(
     grace: float,
     show_stats: bool,
     result: dict[str, Any],
+    sinks: list[Sink],
 ) -> None:
     import trio
 
     from ..engine import Scheduler
-    from ..sinks import StdoutSink
     from ..sinks.store import StoreSink
     from .run import _handle_signals, _print_stats, _stdout_is_pipe, _watch_stdout
 
     sink = StoreSink(store, [j for t in tables for j in t.jobs])
-    sched = Scheduler(sinks=[StdoutSink(), sink], shutdown_grace=grace)
+    sched = Scheduler(sinks=[*sinks, sink], shutdown_grace=grace)
     interrupted: list[int] = []
     async with trio.open_nursery() as helpers:
         helpers.start_soon(_handle_signals, sched, interrupted)
@@ -199,6 +204,37 @@ async def _serve(
         result["exit_code"] = 130 if interrupted[0] == signal.SIGINT else 0
     elif any(s.failed for s in sched.statistics()):
         result["exit_code"] = 1
+
+
+def build_sinks(tables: Sequence[Timetable], emit: Sequence[str] | None, emit_events: bool) -> list[Sink]:
+    """The scheduler's sinks for timetable jobs: ``--emit`` for all jobs when given, else each job's
+    own ``emit`` list (jobs without one print to stdout). Sinks are read at start: a reload that
+    changes a job's ``emit`` takes effect at the next start."""
+    from ..sinks import StdoutSink, parse_sink
+    from ..sinks.routing import JobsSink
+    from .run import _build_sinks
+
+    if emit:
+        return _build_sinks(list(emit), events=emit_events)
+    sinks: list[Sink] = []
+    for t in tables:
+        ns = t.namespace.id
+        routed: dict[tuple[str, bool], list[str]] = {}
+        for spec in t.jobs:
+            for url in spec.emit:
+                routed.setdefault((url, spec.emit_events), []).append(spec.meta.name)
+        own = {name for names in routed.values() for name in names}
+        plain = {spec.meta.name for spec in t.jobs if not spec.emit}
+        for (url, events), names in routed.items():
+            sinks.append(JobsSink(parse_sink(url, events=events, namespace=ns), names, namespace=ns))
+        if own:
+            # jobs with their own sinks keep their stderr on the terminal
+            quiet = {n for n in own if not any(u == "stdout" and n in names for (u, _), names in routed.items())}
+            if quiet:
+                sinks.append(JobsSink(StdoutSink(results=False), quiet, namespace=ns))
+        if plain:
+            sinks.append(JobsSink(StdoutSink(events=emit_events), plain, namespace=ns))
+    return sinks or [StdoutSink()]
 
 
 def _stamp(path: str) -> Any:

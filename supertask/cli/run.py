@@ -15,6 +15,7 @@ from cyclopts import Parameter
 if TYPE_CHECKING:
     from ..engine import Scheduler
     from ..model import JobSpec
+    from ..sinks import Sink
 
 __all__ = ["run"]
 
@@ -44,6 +45,8 @@ def run(
     name: str | None = None,
     grace: str = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
+    emit: Annotated[list[str] | None, Parameter(name="--emit", negative="")] = None,
+    emit_events: Annotated[bool, Parameter(name="--emit-events", negative="")] = False,
     verbose: Annotated[bool, Parameter(name=["--verbose", "-v"], negative="")] = False,
     quiet: Annotated[bool, Parameter(name=["--quiet", "-q"], negative="")] = False,
     file: Annotated[list[str] | None, Parameter(name=["--file", "-f"], negative="")] = None,
@@ -160,6 +163,17 @@ def run(
         After Ctrl-C/SIGTERM, how long running payloads may finish before they are cancelled.
     stats
         Print per-job statistics (runs, failures, skipped, lateness p50/p99/max, duration) to stderr at exit.
+    emit
+        Where results go (repeatable; default stdout): stdout | jsonl:PATH |
+        mqtt://[user:pass@]host[:port]/topic?qos=0|1|2&retain=0|1&format=auto|text|json|msgpack |
+        mqtts://... with ca=PATH&cert=PATH&key=PATH&insecure=1. The topic may use {job}, {namespace}, {host}.
+        MQTT options: buffer=N (messages kept while the broker is away, default 10000),
+        overflow=drop-oldest|drop-newest, flush_timeout=5s, keepalive=60s, client_id=ID, inflight=20,
+        linger=0 (e.g. 5ms: messages faster than this go out together, less CPU, later acks),
+        connect_timeout=5s, reconnect_max=5s, events_topic=T.
+    emit_events
+        Also send run events (started, finished, failed, skipped, with lateness and duration) to every
+        --emit sink, as JSON (MQTT: to TOPIC/events).
     verbose
         Log more (debug).
     quiet
@@ -262,6 +276,8 @@ def run(
             show_stats=stats,
             count=count,
             duration=parse_duration(for_, what="--for") if for_ is not None else None,
+            emit=emit,
+            emit_events=emit_events,
         )
     if command is not None:
         if tokens:
@@ -343,6 +359,7 @@ def run(
     if store is not None or ns is not None or os.environ.get("SUPERTASK_STORE"):
         record = _command_line_store(job, store, ns, history)
         job = record[1]
+    sinks = _build_sinks(emit, events=emit_events)
 
     import gc
 
@@ -360,6 +377,7 @@ def run(
         state,
         record[0] if record else None,
         max_processes,
+        sinks,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -412,6 +430,19 @@ class _Outcome:
         self.stdout_closed = False
 
 
+def _build_sinks(emit: list[str] | None, *, events: bool) -> list[Sink]:
+    """The sinks of ``--emit`` (default: stdout); ``--emit-events`` sends run events to each.
+    Results and payload output reach stdout only when ``stdout`` is among them; stderr always does."""
+    from ..sinks import StdoutSink, parse_sink
+
+    if not emit:
+        return [StdoutSink(events=events)]
+    sinks = [parse_sink(url, events=events) for url in emit]
+    if not any(isinstance(sink, StdoutSink) for sink in sinks):
+        sinks.append(StdoutSink(results=False))  # the payloads' stderr still reaches the terminal
+    return sinks
+
+
 def _command_line_store(job: JobSpec, store: str | None, ns: str | None, history: str | None) -> tuple[Any, JobSpec]:
     """Record a command-line job in the store, in namespace --ns or one derived from the command text."""
     import socket
@@ -444,14 +475,15 @@ async def _serve(
     state: str | None = None,
     store_sink: Any = None,
     max_processes: int | None = None,
+    sinks: list[Sink] | None = None,
 ) -> None:
     import trio
 
     from ..engine import Scheduler
     from ..runners import PayloadFailed
-    from ..sinks import Sink, StdoutSink
+    from ..sinks import StdoutSink
 
-    sinks: list[Sink] = [StdoutSink(), *([store_sink] if store_sink else [])]
+    sinks = [*(sinks or [StdoutSink()]), *([store_sink] if store_sink else [])]
     last_fired = None
     if state is not None:
         from ..sinks.last_fired import LastFiredFile
@@ -599,3 +631,19 @@ def _print_stats(sched: Scheduler) -> None:
     for r in rows:
         cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=False)]
         print("  ".join(cells), file=err)
+    _print_sink_stats(sched)
+
+
+def _print_sink_stats(sched: Scheduler) -> None:
+    """One line per sink that keeps counters (MQTT): sent, dropped, still waiting."""
+    for sink in sched.sinks:
+        statistics = getattr(sink, "statistics", None)
+        if statistics is None:
+            continue
+        st = statistics()
+        print(
+            f"{getattr(sink, 'url', sink)}: {st.accepted} accepted, {st.sent} sent, {st.dropped} dropped "
+            f"(buffer full), {st.lost} lost, {st.buffered + st.unacked} undelivered at exit, "
+            f"{st.connects} connection(s)",
+            file=sys.stderr,
+        )

@@ -532,7 +532,20 @@ class Scheduler:
                 self._clock.interrupt()
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the scheduler until :meth:`stop` (or cancellation); the run nursery lives here."""
+        """Run the scheduler until :meth:`stop` (or cancellation); the run nursery lives here.
+
+        The sinks' background tasks (:meth:`Sink.serve`) start first and outlive the
+        jobs, so a sink can still flush in its ``aclose``.
+        """
+        if self._state != "new":
+            raise SchedulerError(f"a scheduler serves only once (it is {self._state})")
+        async with trio.open_nursery() as services:
+            for sink in self.sinks:
+                await services.start(_serve_sink, sink)
+            await self._serve_jobs(task_status)
+            services.cancel_scope.cancel()
+
+    async def _serve_jobs(self, task_status: Any) -> None:
         if self._state != "new":
             raise SchedulerError(f"a scheduler serves only once (it is {self._state})")
         if self._clock is None:
@@ -1158,6 +1171,18 @@ class Scheduler:
             )
             f.unreported = 0
         f.last_summary = time.monotonic()
+
+
+async def _serve_sink(sink: Sink, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """A sink's background task; its failure is logged and never stops the scheduler."""
+    try:
+        await sink.serve(task_status=task_status)
+    except Exception:
+        log.exception("sink %r stopped working", sink)
+        try:
+            task_status.started()  # it failed before it started: the jobs start anyway
+        except RuntimeError:
+            pass  # it had started
 
 
 def _timed_out(timeout: float | None) -> PayloadFailed:

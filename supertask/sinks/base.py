@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
+
+import trio
 
 if TYPE_CHECKING:
     from ..engine.task import Task
@@ -21,10 +23,14 @@ class Sink(abc.ABC):
     A sink that sets ``wants_runs = True`` also receives a :class:`~supertask.model.Run`
     record when each run starts and ends, and for skipped ticks (run events, for
     dashboards and the store). The records are only built when some sink asks.
+
+    A sink that does network I/O runs it in :meth:`serve`, a background task the
+    scheduler starts before any job and keeps alive until after :meth:`aclose`.
     """
 
     #: True: receive run records through :meth:`run_started` / :meth:`run_ended`
-    wants_runs: ClassVar[bool] = False
+    #: (a class default; a sink may set it per instance, before the scheduler serves)
+    wants_runs: bool = False
 
     @abc.abstractmethod
     def result(self, task: Task, value: Any) -> None:
@@ -41,6 +47,15 @@ class Sink(abc.ABC):
 
     def run_ended(self, run: Run) -> None:
         """A run ended, or ticks were skipped (``run.outcome`` says which); only called when ``wants_runs``."""
+
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Background work of the sink (socket I/O, periodic flushes), run in the scheduler's nursery.
+
+        Started with ``nursery.start`` before the first job; call ``task_status.started()``
+        once the sink accepts results (without waiting for a network connection). It is
+        cancelled after :meth:`aclose` returned. The default does nothing.
+        """
+        task_status.started()
 
     async def aclose(self) -> None:
         """Flush and release resources, waiting for I/O if needed (called by the scheduler at the end of serve).

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .base import Sink
 
@@ -43,7 +43,7 @@ class LastFiredFile(Sink):
         path: the JSON file (created with its directory when first written).
     """
 
-    wants_runs: ClassVar[bool] = True
+    wants_runs = True
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
