@@ -432,7 +432,7 @@ def test_beep_on_a_failing_run_and_on_a_bell_in_the_output() -> None:
             [PROCPS, "-n", "0.2", "exit 1"],
             [sys.executable, "-m", "supertask", "watch", "-n", "0.05", "-p", "date +%T.%N"],
         ],
-        3.0,
+        6.0,  # seven interpreters start at once: on a loaded 2-core machine that alone can take seconds
     )
     assert b"\a" in beep and b"\a" not in silent and b"\a" in bell and b"\a" not in ok
     assert b"\a" in procps_beep and b"\a" not in procps_silent  # as procps does
@@ -453,3 +453,51 @@ def test_a_slow_run_shows_its_output_as_it_comes(tmux: Tmux) -> None:
     assert lines[2:5] == ["first", "second", "third"]
     pane.keys("q")
     assert pane.exit_code() == 0
+
+
+def test_a_resize_before_the_signal_receiver_is_open_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window size is read when the session is made; a resize before trio listens for SIGWINCH
+    (while the engine is imported and started) must still give the new size."""
+    import fcntl
+    import struct
+    import termios
+    import threading
+
+    from supertask.cli.watch import parse_watch_args
+    from supertask.watch import session as session_mod
+
+    master, slave = os.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    made: list[session_mod.Session] = []
+    real_init = session_mod.Session.__init__
+
+    def init_then_resize(self: session_mod.Session, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+        # this process has no controlling terminal: no SIGWINCH comes, as when it came too early
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 12, 50, 0, 0))
+
+    monkeypatch.setattr(session_mod.Session, "__init__", init_then_resize)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+    done = threading.Event()
+
+    def drain() -> None:
+        while not done.is_set():
+            if select.select([master], [], [], 0.05)[0]:
+                with contextlib.suppress(OSError):
+                    os.read(master, 1 << 16)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        _, opts = parse_watch_args(["-n", "0.01", "--count", "1", "echo $COLUMNS"], {})
+        result = session_mod.run_watch(opts, out_fd=slave, in_fd=slave)  # type: ignore[arg-type]
+    finally:
+        done.set()
+        reader.join()
+        os.close(master)
+        os.close(slave)
+    assert result.exit_code == 0
+    assert (made[0].width, made[0].height) == (50, 12)
+    assert made[0].runner.env == {"COLUMNS": "50", "LINES": "12"}

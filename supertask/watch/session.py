@@ -471,11 +471,12 @@ def _stamp(when: _dt.datetime) -> str:
     return f"[{when.astimezone():%Y-%m-%d %H:%M:%S.%f}]"
 
 
-async def _signals(session: Session) -> None:
+async def _signals(session: Session, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     watched = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH]
     if session.term is not None:
         watched.append(signal.SIGTSTP)
     with trio.open_signal_receiver(*watched) as signals:
+        task_status.started()
         async for signum in signals:
             if signum == signal.SIGWINCH:
                 session.on_resize()
@@ -511,9 +512,12 @@ async def _serve(session: Session) -> None:
 
     opts = session.opts
     sched = Scheduler(sinks=[_WatchSink(session)], shutdown_grace=0)
-    session.sched = sched
     async with trio.open_nursery() as helpers:
-        helpers.start_soon(_signals, session)
+        await helpers.start(_signals, session)
+        # a resize between reading the window size and opening the signal receiver sent a
+        # SIGWINCH nobody heard: take the size again (the command has not run yet, so no rerun)
+        session.on_resize()
+        session.sched = sched
         async with trio.open_nursery() as inner:
             await inner.start(sched.serve)
             if opts.precise is None:
