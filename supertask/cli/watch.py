@@ -253,9 +253,9 @@ def parse_watch_args(argv: list[str], environ: dict[str, str] | None = None) -> 
 
     def equexit(value: str | None, written: str) -> None:
         text = (value or "").strip()
-        if not text.lstrip("-").isdigit():
-            raise _Usage(f"invalid {written} cycles {value!r}: expected a whole number, e.g. 3")
-        opts.equexit = max(1, int(text))
+        if not text.isdigit() or int(text) < 1:
+            raise _Usage(f"invalid {written} cycles {value!r}: expected a whole number >= 1, e.g. 3")
+        opts.equexit = int(text)
 
     def count(value: str | None, written: str) -> None:
         text = (value or "").strip()
