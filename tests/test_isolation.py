@@ -211,6 +211,17 @@ def test_actor_state_copy_crash_restart_and_timeout() -> None:
     assert "timed out after 2s (killed by SIGKILL)" in r.stderr
 
 
+def test_actor_start_does_not_count_against_the_timeout() -> None:
+    # starting an actor takes ~1 s; a shorter --timeout used to fail (and kill) every start
+    code = 'python:print(task.count, __import__("os").getpid())'
+    r = st("run", "--in", "actor", "--when=50ms", "--count", "3", "--timeout", "150ms", "--overrun=queue", "-c", code)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert [row[0] for row in rows] == ["0", "1", "2"]
+    assert len({row[1] for row in rows}) == 1
+    assert "ZOMBIE" not in r.stderr
+
+
 SLEEPY = "python:import time; time.sleep(0.05)"
 
 
