@@ -157,6 +157,14 @@ def test_timeout_example_kills_and_records_timed_out() -> None:
     assert "timed out after 0.3s (killed by SIGTERM)" in r.stderr
 
 
+def test_stats_show_timed_out_runs() -> None:
+    r = st("run", "--when=200ms", "--count", "2", "--timeout", "100ms", "--stats", "--", "cmd:sleep 5")
+    assert r.returncode == 1
+    header, row = r.stderr.splitlines()[-2:]
+    assert header.split()[:6] == ["job", "runs", "ok", "failed", "timeouts", "skipped"]
+    assert row.split()[2:7] == ["2", "0", "2", "2", "0"]
+
+
 def test_env_and_cwd_example(tmp_path: Path) -> None:
     r = st("run", "--when=1s", "--count", "1", "--env", "FOO=1", "--cwd", str(tmp_path), "--", "cmd:echo $FOO; pwd")
     assert (r.returncode, r.stdout) == (0, f"1\n{tmp_path}\n")
