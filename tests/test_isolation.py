@@ -157,6 +157,14 @@ def test_timeout_example_kills_and_records_timed_out() -> None:
     assert "timed out after 0.3s (killed by SIGTERM)" in r.stderr
 
 
+def test_stats_show_timed_out_runs() -> None:
+    r = st("run", "--when=200ms", "--count", "2", "--timeout", "100ms", "--stats", "--", "cmd:sleep 5")
+    assert r.returncode == 1
+    header, row = r.stderr.splitlines()[-2:]
+    assert header.split()[:6] == ["job", "runs", "ok", "failed", "timeouts", "skipped"]
+    assert row.split()[2:7] == ["2", "0", "2", "2", "0"]
+
+
 def test_env_and_cwd_example(tmp_path: Path) -> None:
     r = st("run", "--when=1s", "--count", "1", "--env", "FOO=1", "--cwd", str(tmp_path), "--", "cmd:echo $FOO; pwd")
     assert (r.returncode, r.stdout) == (0, f"1\n{tmp_path}\n")
@@ -209,6 +217,17 @@ def test_actor_state_copy_crash_restart_and_timeout() -> None:
     assert pids[0] != pids[1] != pids[2] and pids[2] == pids[3]  # restarted after the crash and the timeout
     assert "actor died during the run (exit code 3)" in r.stderr
     assert "timed out after 2s (killed by SIGKILL)" in r.stderr
+
+
+def test_actor_start_does_not_count_against_the_timeout() -> None:
+    # starting an actor takes ~1 s; a shorter --timeout used to fail (and kill) every start
+    code = 'python:print(task.count, __import__("os").getpid())'
+    r = st("run", "--in", "actor", "--when=50ms", "--count", "3", "--timeout", "150ms", "--overrun=queue", "-c", code)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert [row[0] for row in rows] == ["0", "1", "2"]
+    assert len({row[1] for row in rows}) == 1
+    assert "ZOMBIE" not in r.stderr
 
 
 SLEEPY = "python:import time; time.sleep(0.05)"

@@ -610,14 +610,21 @@ def _setup_logging(*, verbose: bool, quiet: bool) -> None:
 def _print_stats(sched: Scheduler) -> None:
     from ..durations import format_duration as fd
 
-    rows = [("job", "runs", "ok", "failed", "skipped", "late p50", "late p99", "late max", "dur p50", "dur max")]
-    for s in sched.statistics():
+    stats = sched.statistics()
+    # timed-out runs (counted in failed) get a column when there are any
+    timeouts = any(s.timed_out for s in stats)
+    late_dur = ("late p50", "late p99", "late max", "dur p50", "dur max")
+    rows: list[tuple[str, ...]] = [
+        ("job", "runs", "ok", "failed", *(("timeouts",) if timeouts else ()), "skipped", *late_dur)
+    ]
+    for s in stats:
         rows.append(
             (
                 s.name if len(s.name) <= 40 else s.name[:39] + "…",
                 str(s.runs),
                 str(s.ok),
                 str(s.failed),
+                *((str(s.timed_out),) if timeouts else ()),
                 str(s.skipped),
                 fd(s.lateness_p50),
                 fd(s.lateness_p99),

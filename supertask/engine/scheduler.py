@@ -34,7 +34,7 @@ import trio
 from ..durations import format_duration
 from ..errors import SchedulerError, SpecError
 from ..model import JobSpec, Misfire, Overrun, Run, Runtime, TriggerSpec
-from ..runners import Completed, PayloadFailed, Runner, build_runner, killed_returncode
+from ..runners import Completed, PayloadFailed, Runner, build_runner, killed_returncode, run_timer
 from ..sinks import Sink, StdoutSink
 from ..triggers import BoundedTrigger, CalendarTrigger, IntervalTrigger, OnceTrigger, Trigger, build_trigger
 from ..triggers.misfire import ON_TIME, MisfirePlan, plan_misfires
@@ -930,6 +930,7 @@ class Scheduler:
         try:
             with scope:
                 with trio.move_on_after(job.timeout if job.timeout is not None else math.inf) as timer:
+                    run_timer.set(timer)
                     if limit is not None:
                         async with limit:
                             value = await job.runner.acall(task, self)

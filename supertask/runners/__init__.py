@@ -30,6 +30,7 @@ from .base import PayloadFailed as PayloadFailed
 from .base import RunIO as RunIO
 from .base import Runner as Runner
 from .base import killed_returncode as killed_returncode
+from .base import run_timer as run_timer
 from .inprocess import CallableRunner as CallableRunner
 from .inprocess import PythonCodeRunner as PythonCodeRunner
 from .isolated import ProcessPythonRunner as ProcessPythonRunner
@@ -47,6 +48,7 @@ __all__ = [
     "build_runner",
     "killed_returncode",
     "parse_payload",
+    "run_timer",
 ]
 
 PAYLOAD_FORMS = (

@@ -37,7 +37,7 @@ from trio import TrioDeprecationWarning  # type: ignore[attr-defined]
 
 from . import _pyworker
 from ._actor_worker import CHILD_WARNINGS
-from .base import Completed, PayloadFailed, RunIO, Runner, killed_returncode
+from .base import Completed, PayloadFailed, RunIO, Runner, killed_returncode, untimed
 from .isolated import finish_python_response
 from .subprocess import TAIL_BYTES
 
@@ -238,7 +238,8 @@ class ActorPool:
         async with self._limit:
             slot = self._idle.pop() if self._idle else None
             if slot is None or slot.dead:
-                slot = await self._start(host)
+                with untimed():  # starting an actor is not part of the run: --timeout counts from its answer
+                    slot = await self._start(host)
             ok = False
             try:
                 with trio.CancelScope() as scope:
@@ -403,7 +404,8 @@ class ActorPythonRunner(Runner):
         self.pool = ActorPool(self.description, pool_size, env, cwd)
 
     async def acall(self, task: Task, io: RunIO) -> Completed:
-        host: ActorHost = await io.start_service("tractor", _start_host)  # type: ignore[attr-defined]
+        with untimed():
+            host: ActorHost = await io.start_service("tractor", _start_host)  # type: ignore[attr-defined]
         self.pool.name = task.name
         try:
             request = _pyworker.encode_request(self.code, task)

@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import math
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..engine.task import Task
 
-__all__ = ["Completed", "PayloadFailed", "RunIO", "Runner", "killed_returncode"]
+__all__ = ["Completed", "PayloadFailed", "RunIO", "Runner", "killed_returncode", "run_timer", "untimed"]
 
 #: set by a runner that had to stop a process because its run was cancelled (timeout, shutdown):
 #: that process's return code (negative: the signal that ended it). Read by the engine, in the
 #: run's own trio task, to record how a timed-out run ended.
 killed_returncode: ContextVar[int | None] = ContextVar("supertask_killed_returncode", default=None)
+
+#: the cancel scope of the run's ``--timeout`` (set by the engine in the run's own trio task)
+run_timer: ContextVar[Any] = ContextVar("supertask_run_timer", default=None)
+
+
+@contextlib.contextmanager
+def untimed() -> Iterator[None]:
+    """Pause the run's timeout while a runner prepares (e.g. starts a warm actor): that is not
+    part of the run, and a timeout shorter than the preparation would fail every run."""
+    import trio
+
+    timer = run_timer.get()
+    if timer is None or math.isinf(timer.deadline):
+        yield
+        return
+    remaining = max(timer.deadline - trio.current_time(), 0.0)
+    timer.deadline = math.inf
+    try:
+        yield
+    finally:
+        timer.deadline = trio.current_time() + remaining
 
 
 class PayloadFailed(Exception):
