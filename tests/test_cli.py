@@ -117,6 +117,12 @@ def test_missing_command_exits_127_with_a_clear_line() -> None:
     assert "run 0 failed: command not found: /no/such/program" in r.stderr
 
 
+def test_a_single_run_killed_by_a_signal_exits_128_plus_the_signal() -> None:
+    r = st("run", "--", "cmd:kill -9 $$")
+    assert r.returncode == 128 + 9
+    assert "run 0 failed: killed by SIGKILL" in r.stderr
+
+
 def test_failures_at_khz_are_counted_not_flooded() -> None:
     r = st("run", "--when=1kHz", "--for", "1s", "-c", "python:1/0", "--stats")
     assert r.returncode == 1

@@ -105,8 +105,9 @@ def run(
     Python code runs --in inprocess (default), thread, actor (a warm tractor actor, reused) or process
     (a fresh interpreter per run); actor and process runs get a copy of task (task.state is copied back).
 
-    Exit code: 0 when every run succeeded, the run's own code for a single run (124 when it timed out), 1 when runs
-    failed, 2 for bad input, 130 after Ctrl-C (a second Ctrl-C cancels running payloads).
+    Exit code: 0 when every run succeeded; for a single run its own code (128+N when killed by
+    signal N, 124 when it timed out); 1 when runs failed, 2 for bad input, 130 after Ctrl-C
+    (a second Ctrl-C cancels running payloads).
 
     Parameters
     ----------
@@ -515,6 +516,8 @@ async def _serve(
             outcome.exit_code = 124  # as timeout(1)
         elif st.runs == 1 and isinstance(err, PayloadFailed) and err.exit_code:
             outcome.exit_code = err.exit_code
+        elif st.runs == 1 and isinstance(err, PayloadFailed) and err.signal:
+            outcome.exit_code = 128 + err.signal  # as a shell reports a death by signal
         else:
             outcome.exit_code = 1
 
