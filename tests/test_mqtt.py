@@ -275,8 +275,9 @@ def test_cli_issue_commands(tmp_path: Path) -> None:
         assert d["t"] == pytest.approx(round(d["t"] / 0.001) * 0.001, abs=1e-9)
         assert d["v"] == pytest.approx(math.cos(d["t"]))
         ts.append(d["t"])
-    assert ts[0] == 0.0 and ts == sorted(ts) and len(set(ts)) == 500
-    assert len(sine) == 10 and float(sine[0]) == 0.0
+    # the first tick too may be skipped (late at start-up on a loaded machine)
+    assert 0.0 <= ts[0] < 0.05 and ts == sorted(ts) and len(set(ts)) == 500
+    assert len(sine) == 10 and 0.0 <= float(sine[0]) < 0.2
     for p in sine:  # sin of a grid time (a tick may be skipped on a busy machine)
         k = round(math.asin(float(p)) / 0.02)
         assert float(p) == pytest.approx(math.sin(k * 0.02), abs=1e-9)
