@@ -1074,9 +1074,15 @@ class Scheduler:
             tick=task.tick,
             count=task.count,
             namespace=job.namespace,
-            scheduled=task._due_wall.astimezone(_dt.UTC) if task._due_wall else self._wall(due),
+            # one wall offset per run (the task's): the started and finished records, and the
+            # results' records, carry the same scheduled and started instants
+            scheduled=(
+                task._due_wall.astimezone(_dt.UTC)
+                if task._due_wall
+                else _dt.datetime.fromtimestamp(task._wall_ts(due), _dt.UTC)
+            ),
             outcome=outcome,  # type: ignore[arg-type]
-            started=self._wall(start),
+            started=_dt.datetime.fromtimestamp(task._wall_ts(start), _dt.UTC),
             ended=None if end is None else self._wall(end),
             lateness=max(0.0, start - due),
             duration=None if end is None else end - start,
