@@ -113,3 +113,16 @@ def test_timetable_example_runs(tmp_path: Path) -> None:
     assert (events.count("started"), events.count("finished")) == (20, 20)  # 1 kHz may also skip ticks
     lines = [json.loads(line) for line in (tmp_path / "cos.jsonl").read_text().splitlines()]
     assert sum("event" not in line for line in lines) == 20  # the results, beside the events
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "mqtt://localhost"], "invalid sink 'mqtt://localhost': no topic"),
+        (["--period", "0"], "invalid --when 'every 0'"),
+    ],
+)
+def test_sine_example_bad_input_is_a_one_line_error(args: list[str], message: str) -> None:
+    r = subprocess.run([*SINE, *args, "--count", "1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"mqtt_sine.py: error: {message}" in r.stderr
