@@ -133,6 +133,10 @@ def test_parse_stdout_and_jsonl(tmp_path: Any) -> None:
             "expected a duration such as 5s or 500ms",
         ),
         (
+            "mqtt://localhost/t?qos=1&format=json&qos=2",
+            "invalid sink 'mqtt://localhost/t?qos=1&format=json&qos=2': option 'qos' given twice ('1' and '2')",
+        ),
+        (
             "mqtt://u:hunter2@localhost/t?qos=9",
             "invalid sink 'mqtt://u:***@localhost/t?qos=9': qos='9': expected 0, 1 or 2",
         ),
