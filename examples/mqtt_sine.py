@@ -56,4 +56,9 @@ if __name__ == "__main__":
     ap.add_argument("--count", type=int, default=None, help="stop after this many values (default: run until Ctrl-C)")
     ap.add_argument("--events", action="store_true", help="also publish run events to TOPIC/events")
     args = ap.parse_args()
+    try:  # a bad URL or period is a one-line error (exit 2), as on the command line
+        supertask.parse_sink(args.url)
+        supertask.every(args.period)
+    except supertask.SpecError as exc:
+        ap.error(str(exc))
     trio.run(main, args.url, args.period, args.count, args.events)

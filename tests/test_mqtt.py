@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
 import socket
 import subprocess
 import sys
@@ -224,6 +225,36 @@ def test_cli_unreachable_broker_job_runs_and_loss_is_reported() -> None:
     assert "30 of 30 message(s) not delivered (0 dropped: buffer full; 0 lost with a connection; 30 unsent" in r.stderr
 
 
+def test_cli_second_ctrl_c_cuts_the_exit_flush_short() -> None:
+    """Ctrl-C stops the job; while the MQTT sink waits (flush_timeout=60s) for an unreachable
+    broker, a second Ctrl-C ends the wait at once, and the loss is still reported."""
+    port = free_port()  # nothing listens there
+    url = f"mqtt://127.0.0.1:{port}/t?qos=1&flush_timeout=60s"
+    proc = subprocess.Popen(
+        [*CMD, "run", "-c", "python:task.count", "--when=10ms", "--emit", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        assert "cannot connect" in proc.stderr.readline()  # running, the broker is away
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        assert "stopping" in proc.stderr.readline()
+        time.sleep(1.0)
+        assert proc.poll() is None  # waiting for the broker (up to 60 s)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - t0 < 5
+    assert proc.returncode == 130
+    assert "not delivered" in err and "unsent" in err, err
+
+
 def test_cli_issue_commands(tmp_path: Path) -> None:
     """The issue's command lines, with a unique topic and a bounded count."""
     topic = unique_topic("telemetry")
@@ -275,8 +306,9 @@ def test_cli_issue_commands(tmp_path: Path) -> None:
         assert d["t"] == pytest.approx(round(d["t"] / 0.001) * 0.001, abs=1e-9)
         assert d["v"] == pytest.approx(math.cos(d["t"]))
         ts.append(d["t"])
-    assert ts[0] == 0.0 and ts == sorted(ts) and len(set(ts)) == 500
-    assert len(sine) == 10 and float(sine[0]) == 0.0
+    # the first tick too may be skipped (late at start-up on a loaded machine)
+    assert 0.0 <= ts[0] < 0.05 and ts == sorted(ts) and len(set(ts)) == 500
+    assert len(sine) == 10 and 0.0 <= float(sine[0]) < 0.2
     for p in sine:  # sin of a grid time (a tick may be skipped on a busy machine)
         k = round(math.asin(float(p)) / 0.02)
         assert float(p) == pytest.approx(math.sin(k * 0.02), abs=1e-9)

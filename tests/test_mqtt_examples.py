@@ -45,11 +45,14 @@ def test_sine_example_and_subscriber() -> None:
     assert len(lines) == 50
     values = [float(line.split()[1]) for line in lines]
     assert all(line.startswith(f"{topic}/sine ") and line.endswith("|") for line in lines)
-    assert values[0] == 0.0 and values == sorted(values)  # sin rises over the first 0.5 s
+    # sin rises over the first 0.5 s; on a loaded machine the first tick may come too late
+    # and be skipped (the job then starts at sin(0.01), sin(0.02), …), so 0.0 is not required
+    assert values == sorted(values) and 0.0 <= values[0] < 0.1
     for v in values:  # each is sin of a 10 ms grid time (rounded to 4 digits by the printout)
         k = round(math.asin(v) / 0.01)
         assert v == pytest.approx(math.sin(k * 0.01), abs=6e-5)
-    assert "|" + " " * 20 + "|" in lines[0]  # zero: an empty bar
+    if values[0] < 0.025:  # (almost) zero: an empty bar
+        assert "|" + " " * 20 + "|" in lines[0]
 
 
 def test_sine_example_events() -> None:
@@ -110,3 +113,16 @@ def test_timetable_example_runs(tmp_path: Path) -> None:
     assert (events.count("started"), events.count("finished")) == (20, 20)  # 1 kHz may also skip ticks
     lines = [json.loads(line) for line in (tmp_path / "cos.jsonl").read_text().splitlines()]
     assert sum("event" not in line for line in lines) == 20  # the results, beside the events
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "mqtt://localhost"], "invalid sink 'mqtt://localhost': no topic"),
+        (["--period", "0"], "invalid --when 'every 0'"),
+    ],
+)
+def test_sine_example_bad_input_is_a_one_line_error(args: list[str], message: str) -> None:
+    r = subprocess.run([*SINE, *args, "--count", "1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"mqtt_sine.py: error: {message}" in r.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import subprocess
@@ -12,6 +13,7 @@ import msgspec
 import pytest
 import trio
 
+from supertask import Scheduler
 from supertask.errors import SinkError
 from supertask.sinks import Sink, StdoutSink, parse_sink
 from supertask.sinks._encode import encode_value
@@ -131,6 +133,10 @@ def test_parse_stdout_and_jsonl(tmp_path: Any) -> None:
             "expected a duration such as 5s or 500ms",
         ),
         (
+            "mqtt://localhost/t?qos=1&format=json&qos=2",
+            "invalid sink 'mqtt://localhost/t?qos=1&format=json&qos=2': option 'qos' given twice ('1' and '2')",
+        ),
+        (
             "mqtt://u:hunter2@localhost/t?qos=9",
             "invalid sink 'mqtt://u:***@localhost/t?qos=9': qos='9': expected 0, 1 or 2",
         ),
@@ -224,6 +230,36 @@ async def test_jsonl_sink_writes_results_and_events(clock: Any, tmp_path: Any) -
     failed = events[5]
     assert failed["error"] == "ValueError: two" and failed["outcome"] == "failed"
     assert all(e["lateness"] >= 0 for e in events) and all("duration" in e for e in events[1::2])
+
+
+async def test_run_records_of_one_run_agree_on_scheduled_and_started(clock: Any, tmp_path: Any) -> None:
+    """Each reading of wall minus monotonic time differs a little: the started and finished
+    records of a run, and its result's record, must still carry the same instants."""
+    from supertask.engine.clock import TrioClock
+
+    class JitteryClock(TrioClock):
+        calls = 0
+
+        def wall(self) -> float:
+            self.calls += 1
+            return super().wall() + (self.calls % 3) * 3e-6  # as two clocks read in turn
+
+    path = tmp_path / "out.jsonl"
+    sched = Scheduler(clock=JitteryClock(dt.datetime(2027, 1, 1, tzinfo=dt.UTC)), sinks=[JsonlSink(path, events=True)])
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        sched.add("10ms", lambda task: task.count, count=6, name="j")
+        await sched.wait_idle()
+        sched.stop()
+    by_tick: dict[int, list[dict[str, Any]]] = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        by_tick.setdefault(record["tick"], []).append(record)
+    assert len(by_tick) == 6
+    for records in by_tick.values():
+        assert len(records) == 3  # started, result, finished
+        assert len({r["scheduled"] for r in records}) == 1, records
+        assert len({r["started"] for r in records if "started" in r}) == 1, records
 
 
 async def test_jsonl_appends(clock: Any, tmp_path: Any) -> None:

@@ -535,7 +535,7 @@ async def _handle_signals(sched: Scheduler, interrupted: list[int]) -> None:
                 )
                 sched.stop()
             else:
-                log.info("cancelling running payloads")
+                log.info("cancelling running payloads (and the sinks' wait for undelivered messages)")
                 sched.stop(grace=0)
 
 

@@ -254,6 +254,7 @@ class Scheduler:
         self._all_done.set()
         self._grace_scope: trio.CancelScope | None = None
         self._closed_sinks: set[Sink] = set()
+        self._closing_sinks = False
         self._stop_grace: float | None = None
         #: set when a sink or payload found stdout closed (``| head``)
         self.stdout_closed = False
@@ -525,6 +526,12 @@ class Scheduler:
         self._stop_grace = grace if self._stop_grace is None else min(self._stop_grace, grace)
         if self._grace_scope is not None:
             self._grace_scope.deadline = min(self._grace_scope.deadline, trio.current_time() + grace)
+        if self._closing_sinks:  # the runs are over and the sinks flush: their waiting too gets *grace*
+            for sink in self.sinks:
+                try:
+                    sink.cut_flush(grace)
+                except Exception:
+                    log.debug("sink %r failed to cut its flush", sink, exc_info=True)
         if self._state in ("new", "running"):
             self._state = "stopping"
             self._wake.set()
@@ -605,14 +612,18 @@ class Scheduler:
     async def _close_sinks(self) -> None:
         for job in self._jobs.values():
             self._flush_failures(job)
-        for sink in self.sinks:
-            self._closed_sinks.add(sink)
-            try:
-                await sink.aclose()
-            except BrokenPipeError:
-                self.stdout_closed = True
-            except Exception:
-                log.exception("sink %r failed to close", sink)
+        self._closing_sinks = True
+        try:
+            for sink in self.sinks:
+                self._closed_sinks.add(sink)
+                try:
+                    await sink.aclose()
+                except BrokenPipeError:
+                    self.stdout_closed = True
+                except Exception:
+                    log.exception("sink %r failed to close", sink)
+        finally:
+            self._closing_sinks = False
 
     # ------------------------------------------------------------ the loop
 
@@ -1075,9 +1086,15 @@ class Scheduler:
             tick=task.tick,
             count=task.count,
             namespace=job.namespace,
-            scheduled=task._due_wall.astimezone(_dt.UTC) if task._due_wall else self._wall(due),
+            # one wall offset per run (the task's): the started and finished records, and the
+            # results' records, carry the same scheduled and started instants
+            scheduled=(
+                task._due_wall.astimezone(_dt.UTC)
+                if task._due_wall
+                else _dt.datetime.fromtimestamp(task._wall_ts(due), _dt.UTC)
+            ),
             outcome=outcome,  # type: ignore[arg-type]
-            started=self._wall(start),
+            started=_dt.datetime.fromtimestamp(task._wall_ts(start), _dt.UTC),
             ended=None if end is None else self._wall(end),
             lateness=max(0.0, start - due),
             duration=None if end is None else end - start,

@@ -56,7 +56,19 @@ class Task:
         state: a dict kept across the runs of this job.
     """
 
-    __slots__ = ("_clock", "_due", "_due_wall", "_first", "_start", "count", "name", "namespace", "state", "tick")
+    __slots__ = (
+        "_clock",
+        "_due",
+        "_due_wall",
+        "_first",
+        "_offset",
+        "_start",
+        "count",
+        "name",
+        "namespace",
+        "state",
+        "tick",
+    )
 
     def __init__(
         self,
@@ -81,6 +93,7 @@ class Task:
         self._first = first
         self._clock = clock
         self._due_wall = due_wall
+        self._offset: float | None = None
 
     @property
     def elapsed(self) -> Elapsed:
@@ -92,9 +105,17 @@ class Task:
         """How late this run started after its scheduled time."""
         return Elapsed(self._start - self._due)
 
+    def _wall_ts(self, mono: float) -> float:
+        """Epoch seconds of a monotonic instant of this run. The wall-minus-monotonic offset is
+        read once per run, so ``scheduled`` and ``started`` give the same instants however often
+        they are asked (each reading of two clocks differs by a microsecond or so)."""
+        offset = self._offset
+        if offset is None:
+            offset = self._offset = self._clock.wall() - self._clock.now()
+        return offset + mono
+
     def _to_wall(self, mono: float) -> _dt.datetime:
-        wall = self._clock.wall() - self._clock.now() + mono
-        return _dt.datetime.fromtimestamp(wall).astimezone()
+        return _dt.datetime.fromtimestamp(self._wall_ts(mono)).astimezone()
 
     @property
     def scheduled(self) -> _dt.datetime:

@@ -127,6 +127,8 @@ def _parse_mqtt(url: str, *, events: bool, namespace: str | None) -> MqttSink:
             if key in TLS_OPTIONS:
                 raise bad(f"option {key!r} needs TLS: use mqtts://")
             raise bad(f"unknown option {key!r}; expected one of {', '.join(allowed)}")
+        if key in options and options[key] != value:
+            raise bad(f"option {key!r} given twice ({options[key]!r} and {value!r})")
         options[key] = value
 
     kwargs: dict[str, Any] = {}

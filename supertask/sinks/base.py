@@ -63,5 +63,9 @@ class Sink(abc.ABC):
         The default calls :meth:`close`."""
         self.close()
 
+    def cut_flush(self, grace: float) -> None:
+        """Called when the scheduler is stopped (again: a second Ctrl-C) while :meth:`aclose`
+        waits for I/O: give up waiting after *grace* seconds. The default does nothing."""
+
     def close(self) -> None:
         """Flush and release resources."""

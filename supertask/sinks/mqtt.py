@@ -192,6 +192,7 @@ class MqttSink(Sink):
         self._last_problem = ""
         self._trio_thread = threading.get_ident()
         self._serve_scope: trio.CancelScope | None = None
+        self._flush_scope: trio.CancelScope | None = None  # while aclose waits for the broker
 
         client = paho.Client(
             callback_api_version=paho.CallbackAPIVersion.VERSION2,
@@ -539,8 +540,9 @@ class MqttSink(Sink):
         self._closing = True
         self._work.set()
         if self._client.is_connected() or self._pending():
-            with trio.move_on_after(self.flush_timeout):
+            with trio.move_on_after(self.flush_timeout) as self._flush_scope:
                 await self._finished.wait()
+            self._flush_scope = None
         if self._serve_scope is not None:
             self._serve_scope.cancel()
         self.close()
@@ -560,6 +562,11 @@ class MqttSink(Sink):
             )
         else:
             log.debug("%s: %d message(s) delivered", self.url, st.sent)
+
+    def cut_flush(self, grace: float) -> None:
+        """A second Ctrl-C while :meth:`aclose` waits for the broker: wait at most *grace* more."""
+        if self._flush_scope is not None:
+            self._flush_scope.deadline = min(self._flush_scope.deadline, trio.current_time() + grace)
 
     def close(self) -> None:
         self._closing = True

@@ -65,5 +65,8 @@ class JobsSink(Sink):
     async def aclose(self) -> None:
         await self.sink.aclose()
 
+    def cut_flush(self, grace: float) -> None:
+        self.sink.cut_flush(grace)
+
     def close(self) -> None:
         self.sink.close()
