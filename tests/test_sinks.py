@@ -283,8 +283,8 @@ async def test_stdout_sink_prints_events_as_json_lines(clock: Any) -> None:
         await sched.wait_idle()
         sched.stop()
     lines = out.getvalue().splitlines()
-    assert lines[2] == "0" and lines[5] == "10"
-    kinds = [json.loads(x)["event"] for i, x in enumerate(lines) if i not in (2, 5)]
+    assert lines[1] == "0" and lines[4] == "10"  # each result comes before its run's "finished" record
+    kinds = [json.loads(x)["event"] for i, x in enumerate(lines) if i not in (1, 4)]
     assert kinds == ["started", "finished", "started", "finished"]
 
 
@@ -402,7 +402,7 @@ async def test_jobs_sink_routes_by_job_name(clock: Any, tmp_path: Any) -> None:
         sched.stop()
     assert a.getvalue() == "a0\na1\n"
     lines = b.getvalue().splitlines()
-    assert lines[2] == "b0" and [json.loads(x)["event"] for x in lines[:2]] == ["started", "finished"]
+    assert lines[1] == "b0" and [json.loads(x)["event"] for x in (lines[0], lines[2])] == ["started", "finished"]
 
 
 class FakeTask:

@@ -1032,18 +1032,19 @@ class Scheduler:
     # ------------------------------------------------------------ outcomes and output
 
     def _record(self, job: Job, task: Task, start: float, end: float, outcome: str, value: Any) -> None:
-        if self._run_sinks:
-            self._run_event(job, task, outcome, start, end, value)
         c = job.counters
         c.runs += 1
         c.duration.add(end - start)
         if outcome == "ok":
             c.ok += 1
-            if isinstance(value, Completed):
-                value = value.result
-            if value is not None:
-                self._emit(task, value)
-        elif outcome == "cancelled":
+            result = value.result if isinstance(value, Completed) else value
+            if result is not None:
+                self._emit(task, result)  # the result before the run's "finished" record
+        if self._run_sinks:
+            self._run_event(job, task, outcome, start, end, value)
+        if outcome == "ok":
+            return
+        if outcome == "cancelled":
             c.cancelled += 1
         elif outcome == "timed-out":
             c.timed_out += 1
