@@ -364,6 +364,8 @@ def parse_timetable(
             raise ctx.error(("jobs",), "a timetable has either jobs (this format) or tasks (the original format)")
         legacy = ctx.convert(data, LegacyDocument)
         return _from_legacy(legacy, ctx, resource, origin, namespace, when)
+    if isinstance(data.get("jobs"), list):
+        data = {**data, "jobs": [_when_as_text(j) for j in data["jobs"]]}
     doc = ctx.convert(data, Document)
     return _from_document(doc, ctx, resource, origin, namespace, when)
 
@@ -614,9 +616,22 @@ def _namespace(meta: DocMeta, resource: str, origin: Origin, override: str | Non
     return Namespace(id=ns, name=meta.name, description=meta.description, origin=origin)
 
 
+def _when_as_text(record: Any) -> Any:
+    """*record* with an unquoted ISO datetime in ``when`` (a datetime in YAML and TOML) as its ISO text."""
+    if isinstance(record, dict) and isinstance(record.get("when"), _dt.datetime):
+        return {**record, "when": record["when"].isoformat()}
+    return record
+
+
 def _when(ctx: _Context, path: Path_, text: str, tz: str | None) -> Any:
+    from .timezones import get_zone
     from .when import parse_when
 
+    if tz is not None:
+        try:
+            get_zone(tz)
+        except SpecError as exc:
+            raise ctx.error((*path[:-1], "tz"), str(exc)) from None
     try:
         return parse_when(text, tz=tz)
     except SpecError as exc:
@@ -1019,7 +1034,7 @@ def _task_file(
         return line
 
     ctx = _Context(display, locate)
-    block: TaskBlock = ctx.convert(data, TaskBlock)
+    block: TaskBlock = ctx.convert(_when_as_text(data), TaskBlock)
     if "task" not in blocks and when_override is None:
         raise TimetableError(
             f"{display}:1: no '# /// task' block and no --when: expected a block such as "

@@ -124,6 +124,16 @@ def test_one_schema_in_yaml_json_and_toml(tmp_path: Path, name: str, text: str) 
             "tasks:\n  - meta: {id: x, name: x}\n    on:\n      schedule:\n        - cron: '1 2 3'\n    steps: []\n",
             "k.yaml:5: at tasks[0].on.schedule[0].cron: invalid cron '1 2 3': expected 5 fields",
         ),
+        (
+            "l.yaml",
+            "jobs:\n  - name: a\n    cron: '0 * * * *'\n    tz: Mars/Olympus\n    run: cmd:date\n",
+            "l.yaml:4: at jobs[0].tz: unknown time zone 'Mars/Olympus': expected an IANA name",
+        ),
+        (
+            "m.py",
+            "# /// task\n# when = '1s'\n# tz = 'Mars/Olympus'\n# ///\n",
+            "m.py:3: at tz: unknown time zone 'Mars/Olympus': expected an IANA name",
+        ),
     ],
 )
 def test_errors_name_file_line_field_and_expected_form(tmp_path: Path, name: str, text: str, message: str) -> None:
@@ -131,6 +141,19 @@ def test_errors_name_file_line_field_and_expected_form(tmp_path: Path, name: str
     with pytest.raises(TimetableError) as info:
         load_timetable(path)
     assert str(info.value).startswith(str(tmp_path / name).replace(str(tmp_path / name), path) + message[len(name) :])
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("t.yaml", "jobs:\n  - name: a\n    when: 2030-01-01T08:00:00+01:00\n    run: cmd:date\n"),
+        ("t.toml", '[[jobs]]\nname = "a"\nwhen = 2030-01-01T08:00:00+01:00\nrun = "cmd:date"\n'),
+        ("t.py", "# /// task\n# when = 2030-01-01T08:00:00+01:00\n# ///\n"),
+    ],
+)
+def test_unquoted_datetime_when(tmp_path: Path, name: str, text: str) -> None:
+    (job,) = load_timetable(write(tmp_path, name, text)).jobs
+    assert job.trigger.at == dt.datetime(2030, 1, 1, 7, tzinfo=dt.UTC)  # type: ignore[attr-defined]
 
 
 def test_missing_file() -> None:
