@@ -362,7 +362,7 @@ def parse_timetable(
     if "tasks" in data:
         if "jobs" in data:
             raise ctx.error(("jobs",), "a timetable has either jobs (this format) or tasks (the original format)")
-        legacy = ctx.convert(data, LegacyDocument)
+        legacy = ctx.convert(_legacy_bools(data), LegacyDocument)
         return _from_legacy(legacy, ctx, resource, origin, namespace, when)
     if isinstance(data.get("jobs"), list):
         data = {**data, "jobs": [_when_as_text(j) for j in data["jobs"]]}
@@ -614,6 +614,37 @@ def _namespace(meta: DocMeta, resource: str, origin: Origin, override: str | Non
             raise ctx.error(("meta", "namespace"), message)
         raise SpecError(message)
     return Namespace(id=ns, name=meta.name, description=meta.description, origin=origin)
+
+
+_PYDANTIC_BOOLS = {
+    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
+    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+}
+
+
+def _legacy_bools(data: dict[str, Any]) -> dict[str, Any]:
+    """The original format's ``enabled`` and ``if`` as its pydantic model read them (``yes``, ``off``, ``1``)."""
+
+    def fix(record: Any, key: str) -> Any:
+        if isinstance(record, dict) and isinstance(record.get(key), str):
+            flag = _PYDANTIC_BOOLS.get(record[key].strip().lower())
+            if flag is not None:
+                return {**record, key: flag}
+        return record
+
+    tasks = data.get("tasks")
+    if not isinstance(tasks, list):
+        return data
+    fixed = []
+    for task in tasks:
+        if isinstance(task, dict):
+            task = {**task}
+            if "meta" in task:
+                task["meta"] = fix(task["meta"], "enabled")
+            if isinstance(task.get("steps"), list):
+                task["steps"] = [fix(step, "if") for step in task["steps"]]
+        fixed.append(task)
+    return {**data, "tasks": fixed}
 
 
 def _when_as_text(record: Any) -> Any:

@@ -182,6 +182,17 @@ def test_original_timetable_loads_unchanged() -> None:
     assert [name for name, _ in runner.steps] == ["Invoke example waiter"]  # type: ignore[attr-defined]
 
 
+def test_original_timetable_booleans_as_its_pydantic_model_read_them(tmp_path: Path) -> None:
+    text = (FIXTURES / "timetable.yaml").read_text()
+    assert "enabled: true" in text and "if: false" in text
+    path = write(tmp_path, "t.yaml", text.replace("enabled: true", "enabled: no").replace("if: false", "if: 'on'"))
+    (job,) = load_timetable(path).jobs
+    assert not job.meta.enabled
+    assert [s.enabled for s in job.payload.steps] == [True, True]  # type: ignore[union-attr]
+    with pytest.raises(TimetableError, match=r"t2.yaml:17: at tasks\[0\].meta.enabled: expected bool, got str"):
+        load_timetable(write(tmp_path, "t2.yaml", text.replace("enabled: true", "enabled: maybe")))
+
+
 def test_original_cron_weekdays_count_from_monday() -> None:
     assert legacy_cron("0 9 * * 0-4") == "0 9 * * MON,TUE,WED,THU,FRI"
     assert legacy_cron("*/10 * * * * * 2026") == "*/10 * * * * * 2026"
