@@ -420,6 +420,15 @@ def _choices_at(root: Any, path: Path_) -> str:
     for cand in (t, *typing.get_args(t)):
         if typing.get_origin(cand) is Literal:
             return f"; expected one of: {', '.join(map(str, typing.get_args(cand)))}"
+    if path:  # the tag of a tagged union (a payload's kind)
+        parent = _type_at(root, path[:-1])
+        tags = [
+            c.__struct_config__.tag
+            for c in typing.get_args(parent)
+            if isinstance(c, type) and issubclass(c, msgspec.Struct) and c.__struct_config__.tag_field == path[-1]
+        ]
+        if tags:
+            return f"; expected one of: {', '.join(map(str, tags))}"
     return ""
 
 

@@ -130,6 +130,11 @@ def test_one_schema_in_yaml_json_and_toml(tmp_path: Path, name: str, text: str) 
             "l.yaml:4: at jobs[0].tz: unknown time zone 'Mars/Olympus': expected an IANA name",
         ),
         (
+            "n.yaml",
+            "jobs:\n  - name: a\n    payload: {kind: rocket}\n",
+            "n.yaml:3: at jobs[0].payload.kind: invalid value 'rocket'; expected one of: python, shell, exec,",
+        ),
+        (
             "m.py",
             "# /// task\n# when = '1s'\n# tz = 'Mars/Olympus'\n# ///\n",
             "m.py:3: at tz: unknown time zone 'Mars/Olympus': expected an IANA name",
