@@ -90,6 +90,9 @@ def test_no_payload_and_no_timetable_is_a_usage_error(tmp_path: Path, env: dict[
     r = st("run", env=env, cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.startswith("supertask: error: no payload given and no supertask.yaml here")
+    v = st("validate", env=env, cwd=tmp_path)
+    assert v.returncode == 2
+    assert v.stderr.startswith("supertask: error: no file given and no supertask.yaml here"), v.stderr
 
 
 @pytest.mark.parametrize("suffix", ["yml", "json", "toml"])
