@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -145,6 +146,7 @@ def main() -> None:
             r = subprocess.run([sys.executable, __file__, "--child", blob], capture_output=True, text=True, check=True)
             rounds.append(json.loads(r.stdout.strip().splitlines()[-1]))
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if args.pg:
             import psycopg
 

@@ -366,8 +366,10 @@ def parse_timetable(
     if "tasks" in data:
         if "jobs" in data:
             raise ctx.error(("jobs",), "a timetable has either jobs (this format) or tasks (the original format)")
-        legacy = ctx.convert(data, LegacyDocument)
+        legacy = ctx.convert(_legacy_bools(data), LegacyDocument)
         return _from_legacy(legacy, ctx, resource, origin, namespace, when)
+    if isinstance(data.get("jobs"), list):
+        data = {**data, "jobs": [_when_as_text(j) for j in data["jobs"]]}
     doc = ctx.convert(data, Document)
     return _from_document(doc, ctx, resource, origin, namespace, when)
 
@@ -422,6 +424,15 @@ def _choices_at(root: Any, path: Path_) -> str:
     for cand in (t, *typing.get_args(t)):
         if typing.get_origin(cand) is Literal:
             return f"; expected one of: {', '.join(map(str, typing.get_args(cand)))}"
+    if path:  # the tag of a tagged union (a payload's kind)
+        parent = _type_at(root, path[:-1])
+        tags = [
+            c.__struct_config__.tag
+            for c in typing.get_args(parent)
+            if isinstance(c, type) and issubclass(c, msgspec.Struct) and c.__struct_config__.tag_field == path[-1]
+        ]
+        if tags:
+            return f"; expected one of: {', '.join(map(str, tags))}"
     return ""
 
 
@@ -618,9 +629,53 @@ def _namespace(meta: DocMeta, resource: str, origin: Origin, override: str | Non
     return Namespace(id=ns, name=meta.name, description=meta.description, origin=origin)
 
 
+_PYDANTIC_BOOLS = {
+    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
+    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+}
+
+
+def _legacy_bools(data: dict[str, Any]) -> dict[str, Any]:
+    """The original format's ``enabled`` and ``if`` as its pydantic model read them (``yes``, ``off``, ``1``)."""
+
+    def fix(record: Any, key: str) -> Any:
+        if isinstance(record, dict) and isinstance(record.get(key), str):
+            flag = _PYDANTIC_BOOLS.get(record[key].strip().lower())
+            if flag is not None:
+                return {**record, key: flag}
+        return record
+
+    tasks = data.get("tasks")
+    if not isinstance(tasks, list):
+        return data
+    fixed = []
+    for task in tasks:
+        if isinstance(task, dict):
+            task = {**task}
+            if "meta" in task:
+                task["meta"] = fix(task["meta"], "enabled")
+            if isinstance(task.get("steps"), list):
+                task["steps"] = [fix(step, "if") for step in task["steps"]]
+        fixed.append(task)
+    return {**data, "tasks": fixed}
+
+
+def _when_as_text(record: Any) -> Any:
+    """*record* with an unquoted ISO datetime in ``when`` (a datetime in YAML and TOML) as its ISO text."""
+    if isinstance(record, dict) and isinstance(record.get("when"), _dt.datetime):
+        return {**record, "when": record["when"].isoformat()}
+    return record
+
+
 def _when(ctx: _Context, path: Path_, text: str, tz: str | None) -> Any:
+    from .timezones import get_zone
     from .when import parse_when
 
+    if tz is not None:
+        try:
+            get_zone(tz)
+        except SpecError as exc:
+            raise ctx.error((*path[:-1], "tz"), str(exc)) from None
     try:
         return parse_when(text, tz=tz)
     except SpecError as exc:
@@ -1041,7 +1096,7 @@ def _task_file(
         return line
 
     ctx = _Context(display, locate)
-    block: TaskBlock = ctx.convert(data, TaskBlock)
+    block: TaskBlock = ctx.convert(_when_as_text(data), TaskBlock)
     if "task" not in blocks and when_override is None:
         raise TimetableError(
             f"{display}:1: no '# /// task' block and no --when: expected a block such as "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -16,6 +18,7 @@ UTC = dt.UTC
 
 # tests never touch the user's own data: the default store lives in a temporary directory
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="supertask-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
 os.environ.pop("SUPERTASK_STORE", None)
 
 

@@ -68,10 +68,31 @@ def test_run_without_arguments_runs_supertask_yaml_and_records_history(tmp_path:
     assert [(s["runs"], s["ok"]) for s in summary] == [(3, 3)]
 
 
+def test_history_names_namespaces_and_rejects_unknown_ones(tmp_path: Path, env: dict[str, str]) -> None:
+    for ns in ("n1", "n2"):
+        text = f"meta: {{namespace: {ns}}}\njobs:\n  - name: a\n    run: 'cmd:echo {ns}'\n"
+        (tmp_path / f"{ns}.yaml").write_text(text)
+        assert st("run", "--file", f"{ns}.yaml", env=env, cwd=tmp_path).returncode == 0
+    both = st("history", "--job=a", env=env).stdout.splitlines()
+    assert both[0].split()[:3] == ["namespace", "scheduled", "job"]
+    assert [line.split()[0] for line in both[1:]] == ["n1", "n2"]
+    one = st("history", "--ns=n1", env=env).stdout.splitlines()
+    assert one[0].split()[0] == "scheduled" and len(one) == 2
+    for args, message in (
+        (["--ns=n3"], "no namespace 'n3' in sqlite://"),
+        (["--ns=n1", "--job=b"], "no job 'b' in namespace 'n1' of sqlite://"),
+    ):
+        r = st("history", *args, env=env)
+        assert (r.returncode, r.stdout) == (2, "") and r.stderr.startswith(f"supertask: error: {message}"), r.stderr
+
+
 def test_no_payload_and_no_timetable_is_a_usage_error(tmp_path: Path, env: dict[str, str]) -> None:
     r = st("run", env=env, cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.startswith("supertask: error: no payload given and no supertask.yaml here")
+    v = st("validate", env=env, cwd=tmp_path)
+    assert v.returncode == 2
+    assert v.stderr.startswith("supertask: error: no file given and no supertask.yaml here"), v.stderr
 
 
 @pytest.mark.parametrize("suffix", ["yml", "json", "toml"])

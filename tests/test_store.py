@@ -106,6 +106,22 @@ def test_namespaces_jobs_runs_history_and_retention(store: Store) -> None:
     assert [j.name for j in store.jobs("ns1")] == ["b"]
 
 
+def test_retention_holds_for_runs_shorter_than_the_prune_interval(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/st.db?retention=2"
+    st = store_from_url(url)
+    st.open()
+    st.save_namespace(Namespace(id="ns1"), [job("a")])
+    for i in range(6):  # the first write prunes; the next pass would be 30 s later
+        st.add_runs([run("a", i)])
+    st.close()
+    again = store_from_url(url)
+    again.open()
+    try:
+        assert [h.count for h in again.history("ns1", "a", last=100)] == [4, 5]  # type: ignore[union-attr]
+    finally:
+        again.close()
+
+
 def test_store_addresses(tmp_path: Path) -> None:
     assert default_store_path() == Path(os.environ["XDG_DATA_HOME"]) / "supertask" / "supertask.db"
     assert store_from_url(None).url == f"sqlite://{default_store_path()}"

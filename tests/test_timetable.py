@@ -124,6 +124,21 @@ def test_one_schema_in_yaml_json_and_toml(tmp_path: Path, name: str, text: str) 
             "tasks:\n  - meta: {id: x, name: x}\n    on:\n      schedule:\n        - cron: '1 2 3'\n    steps: []\n",
             "k.yaml:5: at tasks[0].on.schedule[0].cron: invalid cron '1 2 3': expected 5 fields",
         ),
+        (
+            "l.yaml",
+            "jobs:\n  - name: a\n    cron: '0 * * * *'\n    tz: Mars/Olympus\n    run: cmd:date\n",
+            "l.yaml:4: at jobs[0].tz: unknown time zone 'Mars/Olympus': expected an IANA name",
+        ),
+        (
+            "n.yaml",
+            "jobs:\n  - name: a\n    payload: {kind: rocket}\n",
+            "n.yaml:3: at jobs[0].payload.kind: invalid value 'rocket'; expected one of: python, shell, exec,",
+        ),
+        (
+            "m.py",
+            "# /// task\n# when = '1s'\n# tz = 'Mars/Olympus'\n# ///\n",
+            "m.py:3: at tz: unknown time zone 'Mars/Olympus': expected an IANA name",
+        ),
     ],
 )
 def test_errors_name_file_line_field_and_expected_form(tmp_path: Path, name: str, text: str, message: str) -> None:
@@ -131,6 +146,19 @@ def test_errors_name_file_line_field_and_expected_form(tmp_path: Path, name: str
     with pytest.raises(TimetableError) as info:
         load_timetable(path)
     assert str(info.value).startswith(str(tmp_path / name).replace(str(tmp_path / name), path) + message[len(name) :])
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("t.yaml", "jobs:\n  - name: a\n    when: 2030-01-01T08:00:00+01:00\n    run: cmd:date\n"),
+        ("t.toml", '[[jobs]]\nname = "a"\nwhen = 2030-01-01T08:00:00+01:00\nrun = "cmd:date"\n'),
+        ("t.py", "# /// task\n# when = 2030-01-01T08:00:00+01:00\n# ///\n"),
+    ],
+)
+def test_unquoted_datetime_when(tmp_path: Path, name: str, text: str) -> None:
+    (job,) = load_timetable(write(tmp_path, name, text)).jobs
+    assert job.trigger.at == dt.datetime(2030, 1, 1, 7, tzinfo=dt.UTC)  # type: ignore[attr-defined]
 
 
 def test_missing_file() -> None:
@@ -157,6 +185,17 @@ def test_original_timetable_loads_unchanged() -> None:
     # the disabled step names a module that does not exist: it is never imported
     runner = build_runner(job.payload)
     assert [name for name, _ in runner.steps] == ["Invoke example waiter"]  # type: ignore[attr-defined]
+
+
+def test_original_timetable_booleans_as_its_pydantic_model_read_them(tmp_path: Path) -> None:
+    text = (FIXTURES / "timetable.yaml").read_text()
+    assert "enabled: true" in text and "if: false" in text
+    path = write(tmp_path, "t.yaml", text.replace("enabled: true", "enabled: no").replace("if: false", "if: 'on'"))
+    (job,) = load_timetable(path).jobs
+    assert not job.meta.enabled
+    assert [s.enabled for s in job.payload.steps] == [True, True]  # type: ignore[union-attr]
+    with pytest.raises(TimetableError, match=r"t2.yaml:17: at tasks\[0\].meta.enabled: expected bool, got str"):
+        load_timetable(write(tmp_path, "t2.yaml", text.replace("enabled: true", "enabled: maybe")))
 
 
 def test_original_cron_weekdays_count_from_monday() -> None:

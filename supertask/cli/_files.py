@@ -33,13 +33,18 @@ RELOAD_EVERY = 1.0
 RELOAD_URL_EVERY = 60.0
 
 
-def default_source() -> str:
-    """``./supertask.yaml`` (or .yml, .json, .toml), or a usage error."""
+def default_source(*, payload: bool = True) -> str:
+    """``./supertask.yaml`` (or .yml, .json, .toml), or a usage error (*payload*: a payload would do too)."""
     from ..errors import SpecError
     from ..timetable import DEFAULT_FILES, find_default_file
 
     found = find_default_file()
     if found is None:
+        if not payload:
+            raise SpecError(
+                f"no file given and no {DEFAULT_FILES[0]} here ({Path.cwd()}): expected --file TIMETABLE, "
+                f"a file argument, or a {' / '.join(DEFAULT_FILES)} file"
+            )
         raise SpecError(
             f"no payload given and no {DEFAULT_FILES[0]} here ({Path.cwd()}): expected -c COMMAND, "
             f"a command after --, --file TIMETABLE, or a {' / '.join(DEFAULT_FILES)} file"

@@ -130,7 +130,7 @@ def history(
         Print JSON records instead of a table.
     """
     from ..durations import format_duration as fd
-    from ..errors import SpecError
+    from ..errors import SpecError, StoreError
     from ..model import Run
     from ._table import print_json, print_table, when_text
 
@@ -144,11 +144,19 @@ def history(
                 ids = {j.id: j.name for j in known}
                 job = ids.get(job, job)
         rows = st.history(ns, job, last)
+        if not rows and ns is not None and ns not in {n.id for n in st.namespaces()}:
+            raise StoreError(f"no namespace {ns!r} in {st.url}: expected one of those shown by list-namespaces")
+        if not rows and job is not None and job not in {j.name for j in st.jobs(ns)}:
+            where = f"namespace {ns!r} of {st.url}" if ns is not None else st.url
+            raise StoreError(f"no job {job!r} in {where}: expected one of those shown by list-jobs")
     if json:
         print_json(rows)
         return 0
     table: list[tuple[object, ...]] = []
+    ns_cell: tuple[object, ...] = ()
     for r in rows:
+        if ns is None:  # runs of several namespaces: say which
+            ns_cell = (r.namespace or "-",)
         if isinstance(r, Run):
             output = (r.output or "").strip().splitlines()
             detail = r.error or (repr(r.result) if r.result is not None else output[-1] if output else "")
@@ -156,6 +164,7 @@ def history(
                 detail = f"{r.skipped} tick(s)"
             table.append(
                 (
+                    *ns_cell,
                     when_text(r.scheduled),
                     r.job,
                     r.outcome,
@@ -169,9 +178,10 @@ def history(
             late = "-" if r.lateness_p99 is None else f"p99 {fd(r.lateness_p99)}"
             dur = "-" if r.duration_p50 is None else f"p50 {fd(r.duration_p50)}"
             detail = f"{r.runs} runs to {when_text(r.end)[11:]}: {r.ok} ok, {r.failed} failed, {r.skipped} skipped"
-            table.append((when_text(r.start), r.job, "summary", late, dur, "-", detail))
+            table.append((*ns_cell, when_text(r.start), r.job, "summary", late, dur, "-", detail))
+    header: tuple[str, ...] = ("scheduled", "job", "outcome", "late", "took", "exit", "result / error")
     print_table(
-        ("scheduled", "job", "outcome", "late", "took", "exit", "result / error"),
+        header if ns is not None else ("namespace", *header),
         table,
         empty=f"no runs in {st.url}",
     )

@@ -34,7 +34,7 @@ def validate(
     from ._files import build_runners, default_source, load
     from ._table import print_json, print_table
 
-    sources = [*files, *(file or [])] or [default_source()]
+    sources = [*files, *(file or [])] or [default_source(payload=False)]
     tables = load(sources, ns=ns)
     build_runners(tables)
     if json:

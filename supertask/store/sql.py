@@ -161,6 +161,8 @@ class SQLStore(Store):
     def close(self) -> None:
         if self._conn is not None:
             try:
+                if self._touched:  # a run shorter than PRUNE_EVERY keeps the retention limit too
+                    self.prune()
                 self._conn.close()
             finally:
                 self._conn = None
