@@ -364,3 +364,15 @@ async def test_subprocess_failure_record_has_exit_code(clock: trio.testing.MockC
     await run_jobs(sched)
     (run,) = rec.ended
     assert (run.outcome, run.exit_code) == ("failed", 3)
+
+
+async def test_ticks_skipped_near_the_end_are_only_those_before_it(clock: trio.testing.MockClock) -> None:
+    def stall(task: Task) -> None:
+        if task.count == 7:
+            clock.jump(0.05)  # blocks the loop well past the job's end (100 ms)
+
+    sched = virtual_scheduler()
+    job = sched.add("10ms", stall, duration=0.1)
+    await run_jobs(sched)
+    st = job.statistics()
+    assert (st.runs, st.skipped) == (8, 2)  # ticks 0..9 lie before the end: 8 ran, 8 and 9 were skipped

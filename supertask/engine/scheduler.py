@@ -840,6 +840,10 @@ class Scheduler:
                 period = job._period
                 if late >= period and late >= CATCH_UP_WITHIN:
                     missed = int(late // period)
+                    if job._end_at is not None:
+                        # only ticks before the job's end count as skipped
+                        before_end = math.ceil((job._end_at - job._anchor) / period - 1e-9)
+                        missed = min(missed, max(0, before_end - job._tick))
                     if self._run_sinks:
                         self._skipped(job, job._tick, missed, deadline)
                     job._tick += missed
