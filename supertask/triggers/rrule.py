@@ -55,6 +55,33 @@ def normalize_rrule(text: str) -> tuple[list[str], str | None]:
     return lines, zone
 
 
+def _date_list_tzid(line: str, tz: _dt.tzinfo) -> str:
+    """Turn ``EXDATE;TZID=Zone:…`` / ``RDATE;TZID=Zone:…`` into wall times of *tz* without the parameter.
+
+    dateutil would make those times aware (they then cannot be compared with the rule's
+    naive times) or refuse the parameter (RDATE).
+    """
+    head, sep, value = line.partition(":")
+    name, *params = head.split(";")
+    if not sep or name.upper() not in ("EXDATE", "RDATE"):
+        return line
+    zones = [p[5:] for p in params if p.upper().startswith("TZID=")]
+    if not zones:
+        return line
+    from ..timezones import get_zone
+
+    src = get_zone(zones[-1])
+
+    def convert(m: re.Match[str]) -> str:
+        if m[2]:
+            return m[0]  # a UTC time: converted below like every other
+        wall = _dt.datetime.strptime(m[1], "%Y%m%dT%H%M%S").replace(tzinfo=src)
+        return wall.astimezone(tz).strftime("%Y%m%dT%H%M%S")
+
+    kept = [p for p in params if not p.upper().startswith("TZID=")]
+    return ";".join([name, *kept]) + ":" + _STAMP.sub(convert, value)
+
+
 class RRuleTrigger(CalendarTrigger):
     """Fires at the instants of a recurrence rule, in one zone.
 
@@ -81,7 +108,7 @@ class RRuleTrigger(CalendarTrigger):
             utc = _dt.datetime.strptime(m[1], "%Y%m%dT%H%M%S").replace(tzinfo=_dt.UTC)
             return utc.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
-        lines = [_STAMP.sub(wall, line) for line in lines]
+        lines = [_STAMP.sub(wall, _date_list_tzid(line, tz)) for line in lines]
         if dtstart is not None:
             default_start = dtstart.astimezone(tz).replace(tzinfo=None) if dtstart.tzinfo else dtstart
         else:
