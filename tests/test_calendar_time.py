@@ -516,6 +516,10 @@ def test_rrule_errors() -> None:
         parse_when("RRULE:FREQ=SOMETIMES")
     with pytest.raises(WhenError, match="has no RRULE"):
         parse_when("DTSTART:20270101T000000")
+    with pytest.raises(WhenError, match="INTERVAL must be 1 or more, got 0"):
+        parse_when("RRULE:FREQ=DAILY;INTERVAL=0")  # dateutil would loop forever
+    with pytest.raises(WhenError, match="INTERVAL must be 1 or more, got -2"):
+        parse_when("RRULE:FREQ=DAILY EXRULE:FREQ=WEEKLY;INTERVAL=-2")
 
 
 # ------------------------------------------------------------------ unions and bounds

@@ -118,6 +118,9 @@ class RRuleTrigger(CalendarTrigger):
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _bad(text, str(exc).strip().rstrip(".") or type(exc).__name__) from None
         rules = getattr(self._set, "_rrule", [])
+        for r in [*rules, *getattr(self._set, "_exrule", [])]:
+            if r._interval < 1:  # dateutil would loop forever
+                raise _bad(text, f"INTERVAL must be 1 or more, got {r._interval}")
         self.interval_like = any(r._freq >= _rrule.HOURLY for r in rules)
         self._it: Iterator[_dt.datetime] | None = None
         self._cur: _dt.datetime | None = None
