@@ -520,6 +520,10 @@ def test_rrule_errors() -> None:
         parse_when("RRULE:FREQ=DAILY;INTERVAL=0")  # dateutil would loop forever
     with pytest.raises(WhenError, match="INTERVAL must be 1 or more, got -2"):
         parse_when("RRULE:FREQ=DAILY EXRULE:FREQ=WEEKLY;INTERVAL=-2")
+    with pytest.raises(WhenError, match="DTSTART value '2027' is not 20270131"):
+        parse_when("DTSTART:2027 RRULE:FREQ=DAILY")  # dateutil would guess a month and day
+    with pytest.raises(WhenError, match="EXDATE value 'tomorrow' is not"):
+        parse_when("RRULE:FREQ=DAILY EXDATE:20270101T000000,tomorrow")
 
 
 # ------------------------------------------------------------------ unions and bounds

@@ -24,6 +24,7 @@ RRULE_FORMS = (
 )
 _PROPS = ("DTSTART", "RRULE", "EXDATE", "RDATE", "EXRULE")
 _STAMP = re.compile(r"(\d{8}T\d{6})(Z?)")
+_DATE_VALUE = re.compile(r"\d{8}(T\d{6}Z?)?", re.IGNORECASE)
 _TZID = re.compile(r"^DTSTART;TZID=([^:;]+):", re.IGNORECASE)
 
 
@@ -108,6 +109,13 @@ class RRuleTrigger(CalendarTrigger):
             utc = _dt.datetime.strptime(m[1], "%Y%m%dT%H%M%S").replace(tzinfo=_dt.UTC)
             return utc.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
+        for line in lines:
+            head, _, value = line.partition(":")
+            if head.split(";")[0].upper() in ("DTSTART", "EXDATE", "RDATE"):
+                for v in value.split(","):
+                    if not _DATE_VALUE.fullmatch(v):
+                        # dateutil would guess (DTSTART:2027 became today's month and day in 2027)
+                        raise _bad(text, f"{head.split(';')[0]} value {v!r} is not 20270131, 20270131T090000 or …Z")
         lines = [_STAMP.sub(wall, _date_list_tzid(line, tz)) for line in lines]
         if dtstart is not None:
             default_start = dtstart.astimezone(tz).replace(tzinfo=None) if dtstart.tzinfo else dtstart
