@@ -483,6 +483,21 @@ def test_rrule_dtstart_tzid_and_exdate() -> None:
     ]  # four by COUNT, one excluded
 
 
+def test_rrule_exdate_and_rdate_with_tzid() -> None:
+    t = RRuleTrigger(
+        "DTSTART;TZID=Europe/Berlin:20270101T090000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4\n"
+        "EXDATE;TZID=America/New_York:20270104T030000\nRDATE;TZID=Asia/Tokyo:20270105T200000",
+        UTC,
+    )
+    got = fires(t, dt.datetime(2026, 12, 1, tzinfo=UTC))
+    assert local_strs(got, BERLIN) == [
+        "2027-01-05 12:00:00 CET",
+        "2027-01-06 09:00:00 CET",
+        "2027-01-11 09:00:00 CET",
+        "2027-01-13 09:00:00 CET",
+    ]  # 03:00 in New York is 09:00 in Berlin (excluded); 20:00 in Tokyo is 12:00 in Berlin (added)
+
+
 def test_rrule_hourly_keeps_its_spacing_through_the_fold() -> None:
     t = RRuleTrigger("DTSTART:20271031T000000 RRULE:FREQ=HOURLY;COUNT=5", BERLIN)
     got = fires(t, dt.datetime(2027, 10, 30, tzinfo=UTC))
@@ -501,6 +516,14 @@ def test_rrule_errors() -> None:
         parse_when("RRULE:FREQ=SOMETIMES")
     with pytest.raises(WhenError, match="has no RRULE"):
         parse_when("DTSTART:20270101T000000")
+    with pytest.raises(WhenError, match="INTERVAL must be 1 or more, got 0"):
+        parse_when("RRULE:FREQ=DAILY;INTERVAL=0")  # dateutil would loop forever
+    with pytest.raises(WhenError, match="INTERVAL must be 1 or more, got -2"):
+        parse_when("RRULE:FREQ=DAILY EXRULE:FREQ=WEEKLY;INTERVAL=-2")
+    with pytest.raises(WhenError, match="DTSTART value '2027' is not 20270131"):
+        parse_when("DTSTART:2027 RRULE:FREQ=DAILY")  # dateutil would guess a month and day
+    with pytest.raises(WhenError, match="EXDATE value 'tomorrow' is not"):
+        parse_when("RRULE:FREQ=DAILY EXDATE:20270101T000000,tomorrow")
 
 
 # ------------------------------------------------------------------ unions and bounds

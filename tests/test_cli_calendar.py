@@ -203,3 +203,22 @@ def test_run_state_file_catches_up_missed_seconds(tmp_path) -> None:  # type: ig
     assert "catch-up: 3 run now" in r.stderr
     saved = json.loads(path.read_text())["jobs"]["tick"]
     assert dt.datetime.fromisoformat(saved).timestamp() == stamps[-1]
+
+
+def test_next_into_a_closed_pipe_ends_cleanly() -> None:
+    proc = subprocess.Popen(
+        [*CMD, "next", "--when=*:*:0/0.25", "-n", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(2)]
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=30)
+    assert lines[0].startswith(b"  Original form:")
+    assert proc.returncode == 0
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_next_rejects_an_end_before_the_start() -> None:
+    r = st("next", "--when=0 9 * * *", "--start", "2028-01-01", "--end", "2027-01-01")
+    assert r.returncode == 2
+    assert r.stderr == "supertask: error: invalid --end '2027-01-01': it is not after --start '2028-01-01'\n"

@@ -92,7 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()  # `| head` closed the pipe: done, and no error at exit when Python flushes stdout
+        return EXIT_OK
     return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _drop_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 _HELP_REQUESTS = (

@@ -131,6 +131,8 @@ def next_(
     origin = parse_instant(from_, tz=tz, what="--from") if from_ is not None else real_now
     start_at = parse_instant(start, tz=tz, what="--start") if start is not None else None
     end_at = parse_instant(end, tz=tz, what="--end") if end is not None else None
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise SpecError(f"invalid --end {end!r}: it is not after --start {start!r}")  # as `run` says
     limit = iterations if count is None else min(iterations, count)
     times: list[_dt.datetime] = []
     note = ""

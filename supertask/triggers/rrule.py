@@ -24,6 +24,7 @@ RRULE_FORMS = (
 )
 _PROPS = ("DTSTART", "RRULE", "EXDATE", "RDATE", "EXRULE")
 _STAMP = re.compile(r"(\d{8}T\d{6})(Z?)")
+_DATE_VALUE = re.compile(r"\d{8}(T\d{6}Z?)?", re.IGNORECASE)
 _TZID = re.compile(r"^DTSTART;TZID=([^:;]+):", re.IGNORECASE)
 
 
@@ -55,6 +56,33 @@ def normalize_rrule(text: str) -> tuple[list[str], str | None]:
     return lines, zone
 
 
+def _date_list_tzid(line: str, tz: _dt.tzinfo) -> str:
+    """Turn ``EXDATE;TZID=Zone:…`` / ``RDATE;TZID=Zone:…`` into wall times of *tz* without the parameter.
+
+    dateutil would make those times aware (they then cannot be compared with the rule's
+    naive times) or refuse the parameter (RDATE).
+    """
+    head, sep, value = line.partition(":")
+    name, *params = head.split(";")
+    if not sep or name.upper() not in ("EXDATE", "RDATE"):
+        return line
+    zones = [p[5:] for p in params if p.upper().startswith("TZID=")]
+    if not zones:
+        return line
+    from ..timezones import get_zone
+
+    src = get_zone(zones[-1])
+
+    def convert(m: re.Match[str]) -> str:
+        if m[2]:
+            return m[0]  # a UTC time: converted below like every other
+        wall = _dt.datetime.strptime(m[1], "%Y%m%dT%H%M%S").replace(tzinfo=src)
+        return wall.astimezone(tz).strftime("%Y%m%dT%H%M%S")
+
+    kept = [p for p in params if not p.upper().startswith("TZID=")]
+    return ";".join([name, *kept]) + ":" + _STAMP.sub(convert, value)
+
+
 class RRuleTrigger(CalendarTrigger):
     """Fires at the instants of a recurrence rule, in one zone.
 
@@ -81,7 +109,14 @@ class RRuleTrigger(CalendarTrigger):
             utc = _dt.datetime.strptime(m[1], "%Y%m%dT%H%M%S").replace(tzinfo=_dt.UTC)
             return utc.astimezone(tz).strftime("%Y%m%dT%H%M%S")
 
-        lines = [_STAMP.sub(wall, line) for line in lines]
+        for line in lines:
+            head, _, value = line.partition(":")
+            if head.split(";")[0].upper() in ("DTSTART", "EXDATE", "RDATE"):
+                for v in value.split(","):
+                    if not _DATE_VALUE.fullmatch(v):
+                        # dateutil would guess (DTSTART:2027 became today's month and day in 2027)
+                        raise _bad(text, f"{head.split(';')[0]} value {v!r} is not 20270131, 20270131T090000 or …Z")
+        lines = [_STAMP.sub(wall, _date_list_tzid(line, tz)) for line in lines]
         if dtstart is not None:
             default_start = dtstart.astimezone(tz).replace(tzinfo=None) if dtstart.tzinfo else dtstart
         else:
@@ -91,6 +126,9 @@ class RRuleTrigger(CalendarTrigger):
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _bad(text, str(exc).strip().rstrip(".") or type(exc).__name__) from None
         rules = getattr(self._set, "_rrule", [])
+        for r in [*rules, *getattr(self._set, "_exrule", [])]:
+            if r._interval < 1:  # dateutil would loop forever
+                raise _bad(text, f"INTERVAL must be 1 or more, got {r._interval}")
         self.interval_like = any(r._freq >= _rrule.HOURLY for r in rules)
         self._it: Iterator[_dt.datetime] | None = None
         self._cur: _dt.datetime | None = None
