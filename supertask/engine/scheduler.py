@@ -928,6 +928,9 @@ class Scheduler:
         self._in_flight += 1
         if self._runs_idle.is_set():
             self._runs_idle = trio.Event()
+        runner = job.runner
+        if runner.prestarts and (self._process_limit is None or not runner.spawns_process):
+            runner.prestart(task)  # e.g. spawn the process now, not one loop pass later
         self._nursery.start_soon(self._run_async, job, task, start, name=f"supertask run {job.name}")
         if last:
             self._finish_scheduling(job)

@@ -105,6 +105,14 @@ class Runner(abc.ABC):
     #: True: each run starts a process (counted against the scheduler's ``max_processes``)
     spawns_process: bool = False
 
+    #: True: :meth:`prestart` does something, so the engine calls it at dispatch
+    prestarts: bool = False
+
+    def prestart(self, task: Task) -> None:
+        """Begin an async run synchronously, at the moment it is dispatched (e.g. spawn its process),
+        before its trio task gets to run; :meth:`acall` for the same *task* finishes it. This
+        takes a pass of the trio loop off the start of the run."""
+
     def call(self, task: Task) -> Any:
         """Run once, synchronously; return the result (None = no result)."""
         raise NotImplementedError

@@ -89,6 +89,8 @@ class SubprocessRunner(Runner):
         self.kill_grace = kill_grace
         self.passthrough = passthrough
         self._full_env = {**os.environ, **self.env} if self.env else None
+        #: capture mode: children spawned at dispatch (:meth:`prestart`), by id of their task
+        self._prestarted: dict[int, _SpawnedHere | OSError] = {}
 
     async def acall(self, task: Task, io: RunIO) -> Any:
         if self.capture is not None:
@@ -161,22 +163,43 @@ class SubprocessRunner(Runner):
                 await proc.aclose()
         return rc, bytes(tail)
 
-    async def _acall_captured(self, task: Task, io: RunIO, limit: int) -> None:
-        env = {**os.environ, **self.env} if self.env else None
-        options: dict[str, Any] = dict(
+    @property
+    def prestarts(self) -> bool:  # type: ignore[override]
+        return self.capture is not None
+
+    def _capture_options(self) -> dict[str, Any]:
+        return dict(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=env,
+            env=self._full_env,
             cwd=self.cwd,
         )
+
+    def prestart(self, task: Task) -> None:
+        """Capture mode: spawn the child at dispatch on the loop's thread (``watch -p`` timing)."""
+        if self.capture is None or not _SpawnedHere.usable():
+            return
+        started: _SpawnedHere | OSError
+        try:
+            started = _SpawnedHere(subprocess.Popen(list(self.argv), **self._capture_options()))
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            started = exc
+        self._prestarted[id(task)] = started
+
+    async def _acall_captured(self, task: Task, io: RunIO, limit: int) -> None:
         proc: anyio.abc.Process | _SpawnedHere
         try:
-            if _SpawnedHere.usable():
-                proc = _SpawnedHere(subprocess.Popen(list(self.argv), **options))
+            early = self._prestarted.pop(id(task), None)
+            if isinstance(early, OSError):
+                raise early
+            if early is not None:
+                proc = early
+            elif _SpawnedHere.usable():
+                proc = _SpawnedHere(subprocess.Popen(list(self.argv), **self._capture_options()))
             else:
-                proc = await anyio.open_process(self.argv, **options)
+                proc = await anyio.open_process(self.argv, **self._capture_options())
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             code = 126 if isinstance(exc, PermissionError) else 127
             reason = exc.strerror or type(exc).__name__
