@@ -173,7 +173,7 @@ class SubprocessRunner(Runner):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=self._full_env,
+            env={**os.environ, **self.env} if self.env else None,  # read per run: watch updates LINES/COLUMNS
             cwd=self.cwd,
         )
 
