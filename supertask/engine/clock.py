@@ -163,6 +163,19 @@ class _IdleLoop:
         return bool(self._io_poll.poll(0))
 
 
+def _run_context() -> Any:
+    """trio's run context (a thread-local holding the current runner), imported once."""
+    global _RUN_CONTEXT
+    if _RUN_CONTEXT is None:
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        _RUN_CONTEXT = GLOBAL_RUN_CONTEXT
+    return _RUN_CONTEXT
+
+
+_RUN_CONTEXT: Any = None
+
+
 def timerfd_available() -> bool:
     """Return whether this platform offers timerfd (Linux)."""
     libc = _libc()
@@ -399,9 +412,7 @@ class PreciseClock(EngineClock):
 
     def _idle_loop(self) -> _IdleLoop | None:
         """The idle-loop view for the current trio run (built once per run), or None where unusable."""
-        from trio._core._run import GLOBAL_RUN_CONTEXT
-
-        runner = getattr(GLOBAL_RUN_CONTEXT, "runner", None)
+        runner = getattr(_run_context(), "runner", None)
         if runner is not self._idle_runner:
             self._idle_runner = runner
             self._idle = None

@@ -738,7 +738,8 @@ class Scheduler:
         heapq.heappush(self._heap, (deadline, token, job))
         if deadline < self._sleep_target and self._sleeping:
             self._clock.interrupt()  # type: ignore[union-attr]
-        self._wake.set()
+        if not self._wake.is_set():  # Event.set is KI-protected: a wrapper call per tick otherwise
+            self._wake.set()
 
     def _start_job(self, job: Job) -> None:
         clock = self._clock
