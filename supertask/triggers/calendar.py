@@ -15,7 +15,6 @@ Form: ``[WEEKDAYS] [[YEAR-]MONTH-DAY] [HOUR:MINUTE[:SECOND]] [ZONE]``, each part
 
 from __future__ import annotations
 
-import bisect
 import calendar as _calendar
 import datetime as _dt
 import re
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import WhenError
 from .base import CalendarTrigger
-from .wall import next_wall_instant
+from .wall import next_field_match, next_wall_instant
 
 __all__ = ["CALENDAR_FORMS", "CalendarExprTrigger", "CalendarSpec", "looks_like_calendar", "parse_calendar"]
 
@@ -271,11 +270,6 @@ def parse_calendar(text: str) -> CalendarSpec:
     )
 
 
-def _next_in(values: tuple[int, ...], v: int) -> int | None:
-    i = bisect.bisect_left(values, v)
-    return values[i] if i < len(values) else None
-
-
 class CalendarExprTrigger(CalendarTrigger):
     """Fires at the wall times a calendar expression names, in one zone (DST rules of :mod:`.wall`)."""
 
@@ -307,45 +301,12 @@ class CalendarExprTrigger(CalendarTrigger):
 
     def _next_naive(self, t: _dt.datetime) -> _dt.datetime | None:
         s = self.spec
-        year, month, day, hour, minute = t.year, t.month, t.day, t.hour, t.minute
-        usec = t.second * _USEC + t.microsecond
-        while True:
-            y = _next_in(s.years, year)
-            if y is None:
-                return None
-            if y != year:
-                year, month, day, hour, minute, usec = y, 1, 1, 0, 0, 0
-            mo = _next_in(s.months, month)
-            if mo is None:
-                year, month, day, hour, minute, usec = year + 1, 1, 1, 0, 0, 0
-                continue
-            if mo != month:
-                month, day, hour, minute, usec = mo, 1, 0, 0, 0
-            d = _next_in(self._days(year, month), day)
-            if d is None:
-                month, day, hour, minute, usec = month + 1, 1, 0, 0, 0
-                if month > 12:
-                    year, month = year + 1, 1
-                continue
-            if d != day:
-                day, hour, minute, usec = d, 0, 0, 0
-            h = _next_in(s.hours, hour)
-            if h is None:
-                day, hour, minute, usec = day + 1, 0, 0, 0
-                continue
-            if h != hour:
-                hour, minute, usec = h, 0, 0
-            mi = _next_in(s.minutes, minute)
-            if mi is None:
-                hour, minute, usec = hour + 1, 0, 0
-                continue
-            if mi != minute:
-                minute, usec = mi, 0
-            u = _next_in(s.usecs, usec)
-            if u is None:
-                minute, usec = minute + 1, 0
-                continue
-            return _dt.datetime(year, month, day, hour, minute, u // _USEC, u % _USEC)
+        start = (t.year, t.month, t.day, t.hour, t.minute, t.second * _USEC + t.microsecond)
+        got = next_field_match(s.years, s.months, self._days, s.hours, s.minutes, s.usecs, start)
+        if got is None:
+            return None
+        year, month, day, hour, minute, u = got
+        return _dt.datetime(year, month, day, hour, minute, u // _USEC, u % _USEC)
 
     def next_after(self, after: _dt.datetime) -> _dt.datetime | None:
         resolution = _dt.timedelta(microseconds=1) if self._fractional else _dt.timedelta(seconds=1)

@@ -8,7 +8,6 @@ spread ``H`` (a stable value per job: ``H``, ``H/15``, ``H(0-29)``, ``H(0-29)/10
 
 from __future__ import annotations
 
-import bisect
 import calendar
 import datetime as _dt
 import hashlib
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 
 from ..errors import CronError
 from .base import CalendarTrigger
-from .wall import next_wall_instant
+from .wall import next_field_match, next_wall_instant
 
 __all__ = ["CronFields", "CronTrigger", "parse_cron"]
 
@@ -212,11 +211,6 @@ def parse_cron(expr: str, *, seed: str | None = None) -> CronFields:
     )
 
 
-def _next_in(values: tuple[int, ...], v: int) -> int | None:
-    i = bisect.bisect_left(values, v)
-    return values[i] if i < len(values) else None
-
-
 def _days_in_month(year: int, month: int) -> int:
     return calendar.monthrange(year, month)[1]
 
@@ -309,44 +303,9 @@ class CronTrigger(CalendarTrigger):
         f = self.fields
         if t.microsecond:
             t = t.replace(microsecond=0) + _dt.timedelta(seconds=1)
-        year, month, day, hour, minute, second = t.year, t.month, t.day, t.hour, t.minute, t.second
-        while True:
-            y = _next_in(f.years, year)
-            if y is None:
-                return None
-            if y != year:
-                year, month, day, hour, minute, second = y, 1, 1, 0, 0, 0
-            mo = _next_in(f.months, month)
-            if mo is None:
-                year, month, day, hour, minute, second = year + 1, 1, 1, 0, 0, 0
-                continue
-            if mo != month:
-                month, day, hour, minute, second = mo, 1, 0, 0, 0
-            d = _next_in(self._days(year, month), day)
-            if d is None:
-                month, day, hour, minute, second = month + 1, 1, 0, 0, 0
-                if month > 12:
-                    year, month = year + 1, 1
-                continue
-            if d != day:
-                day, hour, minute, second = d, 0, 0, 0
-            h = _next_in(f.hours, hour)
-            if h is None:
-                day, hour, minute, second = day + 1, 0, 0, 0
-                continue
-            if h != hour:
-                hour, minute, second = h, 0, 0
-            mi = _next_in(f.minutes, minute)
-            if mi is None:
-                hour, minute, second = hour + 1, 0, 0
-                continue
-            if mi != minute:
-                minute, second = mi, 0
-            s = _next_in(f.seconds, second)
-            if s is None:
-                minute, second = minute + 1, 0
-                continue
-            return _dt.datetime(year, month, day, hour, minute, s)
+        start = (t.year, t.month, t.day, t.hour, t.minute, t.second)
+        got = next_field_match(f.years, f.months, self._days, f.hours, f.minutes, f.seconds, start)
+        return None if got is None else _dt.datetime(*got)
 
     def next_after(self, after: _dt.datetime) -> _dt.datetime | None:
         """Return the first matching instant strictly after *after* (aware), in this trigger's zone."""

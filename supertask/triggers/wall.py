@@ -16,10 +16,11 @@ datetimes of the same zone by wall time and ignores ``fold``, which is wrong in 
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-__all__ = ["SPAN", "gap_end", "next_wall_instant", "resolve", "transition_near"]
+__all__ = ["SPAN", "gap_end", "next_field_match", "next_in", "next_wall_instant", "resolve", "transition_near"]
 
 UTC = _dt.UTC
 #: longest DST shift handled (real zones shift by 30 min to 2 h)
@@ -113,3 +114,64 @@ def next_wall_instant(
                 best, best_ts = a1, ts1
         t = n + resolution
     raise RuntimeError(f"no next wall time found after {after.isoformat()}")  # pragma: no cover
+
+
+def next_in(values: Sequence[int], v: int) -> int | None:
+    """The smallest of the sorted *values* that is >= *v*, or None."""
+    i = bisect.bisect_left(values, v)
+    return values[i] if i < len(values) else None
+
+
+def next_field_match(
+    years: Sequence[int],
+    months: Sequence[int],
+    days: Callable[[int, int], Sequence[int]],
+    hours: Sequence[int],
+    minutes: Sequence[int],
+    finest: Sequence[int],
+    start: tuple[int, int, int, int, int, int],
+) -> tuple[int, int, int, int, int, int] | None:
+    """The first (year, month, day, hour, minute, finest) >= *start* whose every field is allowed.
+
+    An odometer over sorted allowed values: a field with no allowed value left carries into the
+    next larger one and resets the smaller ones. *days(year, month)* gives the allowed days of a
+    month; *finest* is the last field (seconds for cron, microseconds for calendar expressions).
+    """
+    year, month, day, hour, minute, small = start
+    while True:
+        y = next_in(years, year)
+        if y is None:
+            return None
+        if y != year:
+            year, month, day, hour, minute, small = y, 1, 1, 0, 0, 0
+        mo = next_in(months, month)
+        if mo is None:
+            year, month, day, hour, minute, small = year + 1, 1, 1, 0, 0, 0
+            continue
+        if mo != month:
+            month, day, hour, minute, small = mo, 1, 0, 0, 0
+        d = next_in(days(year, month), day)
+        if d is None:
+            month, day, hour, minute, small = month + 1, 1, 0, 0, 0
+            if month > 12:
+                year, month = year + 1, 1
+            continue
+        if d != day:
+            day, hour, minute, small = d, 0, 0, 0
+        h = next_in(hours, hour)
+        if h is None:
+            day, hour, minute, small = day + 1, 0, 0, 0
+            continue
+        if h != hour:
+            hour, minute, small = h, 0, 0
+        mi = next_in(minutes, minute)
+        if mi is None:
+            hour, minute, small = hour + 1, 0, 0
+            continue
+        if mi != minute:
+            minute, small = mi, 0
+        f = next_in(finest, small)
+        if f is None:
+            minute, small = minute + 1, 0
+            continue
+        return year, month, day, hour, minute, f
