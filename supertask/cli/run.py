@@ -15,6 +15,7 @@ from cyclopts import Parameter
 if TYPE_CHECKING:
     from ..engine import Scheduler
     from ..model import JobSpec
+    from ..runners import Runner
     from ..sinks import Sink
 
 __all__ = ["run"]
@@ -379,6 +380,7 @@ def run(
         record[0] if record else None,
         max_processes,
         sinks,
+        runner,
     )
     if outcome.stdout_closed:
         _silence_stdout()
@@ -477,6 +479,7 @@ async def _serve(
     store_sink: Any = None,
     max_processes: int | None = None,
     sinks: list[Sink] | None = None,
+    runner: Runner | None = None,
 ) -> None:
     import trio
 
@@ -500,7 +503,7 @@ async def _serve(
             helpers.start_soon(_watch_stdout, sched)
         async with trio.open_nursery() as inner:
             await inner.start(sched.serve)
-            job = sched.add_spec(spec, last_fired=last_fired)
+            job = sched.add_spec(spec, last_fired=last_fired, runner=runner)  # the runner built (compiled) before
             await sched.wait_idle()
             sched.stop()
         helpers.cancel_scope.cancel()

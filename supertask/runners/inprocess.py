@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import ast
-import builtins
 import importlib
 import importlib.util
 import inspect
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PayloadError
+from . import _pyworker
 from .base import RunIO, Runner
 
 if TYPE_CHECKING:
@@ -21,21 +20,8 @@ __all__ = ["CallableRunner", "PythonCodeRunner"]
 
 _PRELOADED = ("math", "time", "datetime", "random")
 
-
-class _Namespace(dict):  # type: ignore[type-arg]
-    """Globals of ``python:`` code: builtins, then any importable module named in the code, resolved on first use."""
-
-    def __missing__(self, key: str) -> Any:
-        if hasattr(builtins, key):
-            value = getattr(builtins, key)
-        elif key in sys.stdlib_module_names or (
-            key.isidentifier() and not key.startswith("_") and importlib.util.find_spec(key) is not None
-        ):
-            value = importlib.import_module(key)
-        else:
-            raise KeyError(key)
-        self[key] = value
-        return value
+#: globals of python: code (one definition, shared with the out-of-process worker)
+_Namespace = _pyworker._Namespace
 
 
 class PythonCodeRunner(Runner):
