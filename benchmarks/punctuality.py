@@ -2,7 +2,9 @@
 
 Each (system, period) pair runs in a fresh interpreter so that one cannot
 disturb the next. Lateness = actual start − due time of each tick, measured with
-the same clock (CLOCK_MONOTONIC) and summarised with the same histogram for all.
+the same clock (CLOCK_MONOTONIC) and summarised with the same histogram for all;
+"actual start" is the clock reading that ended the wait (the last one of a spin),
+for Supertask's engine and for the plain loops alike.
 A tick is *missed* when it was skipped (Supertask) or started a full period late
 (the plain loops, which never skip). CPU % is process CPU time over wall time.
 
@@ -42,37 +44,42 @@ def _summary(lateness: list[float], missed: int, ticks: int, cpu: float, wall: f
     }
 
 
-def _plain_loop(period: float, ticks: int, wait: Callable[[float], None]) -> dict[str, float]:
+def _plain_loop(period: float, ticks: int, wait: Callable[[float], float]) -> dict[str, float]:
     lateness = []
     c0, w0 = time.process_time(), time.monotonic()
     t0 = time.monotonic() + 0.01
     for k in range(ticks):
         due = t0 + k * period
-        wait(due)
-        lateness.append(time.monotonic() - due)
+        lateness.append(wait(due) - due)
         pass  # the payload
     cpu, wall = time.process_time() - c0, time.monotonic() - w0
     missed = sum(1 for x in lateness if x >= period)
     return _summary(lateness, missed, ticks, cpu, wall)
 
 
-def _wait_sleep(due: float) -> None:
+# Each wait returns the clock reading that ended it, as Supertask's engine does with its final spin.
+
+
+def _wait_sleep(due: float) -> float:
     d = due - time.monotonic()
     if d > 0:
         time.sleep(d)
+    return time.monotonic()
 
 
-def _wait_sleep_spin(due: float, margin: float = 200e-6) -> None:
+def _wait_sleep_spin(due: float, margin: float = 200e-6) -> float:
     d = due - margin - time.monotonic()
     if d > 0:
         time.sleep(d)
-    while time.monotonic() < due:
-        pass
+    return _wait_spin(due)
 
 
-def _wait_spin(due: float) -> None:
-    while time.monotonic() < due:
-        pass
+def _wait_spin(due: float) -> float:
+    monotonic = time.monotonic
+    now = monotonic()
+    while now < due:
+        now = monotonic()
+    return now
 
 
 def _trio_loop(period: float, ticks: int) -> dict[str, float]:
@@ -141,7 +148,7 @@ def run_one(system: str, period: float, seconds: float) -> dict[str, float]:
 
 
 def _us(x: float) -> str:
-    return f"{x * 1e6:.1f}"
+    return f"{x * 1e6:.2f}" if x < 1e-5 else f"{x * 1e6:.1f}"
 
 
 def main() -> None:

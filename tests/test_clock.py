@@ -109,3 +109,30 @@ def test_spin_tuner_follows_the_observed_delays() -> None:
     for _ in range(SpinTuner.SAMPLES):
         tuner.observe(0.0)
     assert tuner.spin == SpinTuner.FLOOR
+
+
+def test_spin_tuner_covers_a_burst_at_once_and_sizes_down_later() -> None:
+    tuner = SpinTuner(cap=150e-6)
+    for _ in range(SpinTuner.SAMPLES):
+        tuner.observe(30e-6)
+    tuned = tuner.spin
+    assert tuned == pytest.approx(45e-6)
+    tuner.observe(2e-3)  # a stall no spin can cover: no change
+    assert tuner.spin == tuned
+    tuner.observe(90e-6)  # later than the spin, within the cap: the cap at once
+    assert tuner.spin == 150e-6
+    for _ in range(SpinTuner.EVERY - 1):
+        tuner.observe(30e-6)
+    assert tuner.spin == 150e-6  # held
+    for _ in range(SpinTuner.EVERY):
+        tuner.observe(30e-6)
+    assert tuner.spin == pytest.approx(45e-6)  # the quiet window sizes it down again
+
+
+def test_spin_tuner_sizes_early() -> None:
+    tuner = SpinTuner(cap=300e-6)
+    for _ in range(SpinTuner.FIRST - 1):
+        tuner.observe(100e-6)
+    assert tuner.spin == 300e-6
+    tuner.observe(100e-6)
+    assert tuner.spin == pytest.approx(100e-6 + SpinTuner.MARGIN)

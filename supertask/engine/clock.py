@@ -227,8 +227,10 @@ class EngineClock(abc.ABC):
     def interrupt(self) -> None:
         """Make a pending :meth:`wait_until` return False now (e.g. an earlier deadline arrived)."""
 
-    def spin_until(self, deadline: float) -> None:
-        """Busy-wait until *deadline*; a no-op for clocks that cannot spin."""
+    def spin_until(self, deadline: float) -> float:
+        """Busy-wait until *deadline* and return the reading of :meth:`now` that ended the wait;
+        clocks that cannot spin return :meth:`now` at once."""
+        return self.now()
 
     async def wait_wall_step(self) -> None:
         """Return when the wall clock may have been stepped (set, NTP step, resume from suspend).
@@ -351,11 +353,6 @@ class PreciseClock(EngineClock):
     def wall(self) -> float:
         return time.time()
 
-    async def sleep_until(self, deadline: float, spin: float = 0.0) -> None:
-        await self.wait_until(deadline - spin, spin > 0)
-        if spin > 0:
-            self.spin_until(deadline)
-
     async def wait_until(self, target: float, early: bool = False) -> bool:
         """Sleep until *target*; with *early*, the fallback may wake up to ~1 ms before
         it, for a following :meth:`spin_until` to absorb.
@@ -430,11 +427,13 @@ class PreciseClock(EngineClock):
         elif self._scope is not None:
             self._scope.cancel()
 
-    def spin_until(self, deadline: float) -> None:
-        """Busy-wait until *deadline* (not a checkpoint; keep it short)."""
+    def spin_until(self, deadline: float) -> float:
+        """Busy-wait until *deadline* (not a checkpoint; keep it short); return the reading that ended it."""
         monotonic = time.monotonic
-        while monotonic() < deadline:
-            pass
+        now = monotonic()
+        while now < deadline:
+            now = monotonic()
+        return now
 
     async def wait_wall_step(self) -> None:
         """Return when the kernel says CLOCK_REALTIME was set (timerfd ``TFD_TIMER_CANCEL_ON_SET``).

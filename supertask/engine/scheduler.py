@@ -651,8 +651,7 @@ class Scheduler:
             self._sleep_target = float("inf")
             if not reached or self._state != "running":
                 continue
-            if waits:
-                tuner.observe(clock.now() - target)  # type: ignore[union-attr]
+            delay = clock.now() - target if waits else -1.0
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
             if job._token != token:
@@ -661,10 +660,10 @@ class Scheduler:
             if job._calendar and self._check_wall_step():
                 continue  # calendar deadlines were recomputed
             heapq.heappop(heap)
-            if spin:
-                # the last stretch is busy-waited; nothing but the dispatch lies after it
-                clock.spin_until(deadline)
-            self._dispatch(job, deadline)
+            # the last stretch is busy-waited; nothing but the dispatch lies after it
+            self._dispatch(job, deadline, clock.spin_until(deadline) if spin else clock.now())
+            if delay >= 0.0:
+                tuner.observe(delay)  # type: ignore[union-attr]  # after the dispatch: it sorts now and then
 
     async def _watch_wall_clock(self) -> None:
         """Recompute calendar deadlines when the wall clock is stepped (see :meth:`EngineClock.wait_wall_step`)."""
@@ -831,10 +830,10 @@ class Scheduler:
                 plan.skipped,
             )
 
-    def _dispatch(self, job: Job, deadline: float) -> None:
+    def _dispatch(self, job: Job, deadline: float, now: float) -> None:
+        """Start (or skip, or queue) the job's run due at *deadline*; *now* is the moment the wait for it ended."""
         clock = self._clock
         assert clock is not None
-        now = clock.now()
         if job._interval:
             if job.mode == "precise":
                 late = now - deadline

@@ -37,22 +37,31 @@ def auto_spin(trigger: Trigger) -> float:
 class SpinTuner:
     """Sizes a job's automatic spin from the wake-up delays observed for it.
 
-    Keeps the last :attr:`SAMPLES` delays; every :attr:`EVERY` observations the
-    spin becomes their :attr:`QUANTILE` plus :attr:`MARGIN`, clamped to
-    ``[FLOOR, cap]``. Until enough delays are known the spin is the cap.
+    Keeps the last :attr:`SAMPLES` delays; after :attr:`FIRST` observations and
+    then every :attr:`EVERY` the spin becomes their :attr:`QUANTILE` plus
+    :attr:`MARGIN`, clamped to ``[FLOOR, cap]``. Until then the spin is the cap.
+
+    Delays come in bursts (a noisy neighbour, a busy host): a wake-up later than
+    the spin but within the cap raises the spin to the cap at once and holds it
+    there for :attr:`EVERY` observations (fast attack, slow release). Delays
+    beyond the cap (a stalled VM) cannot be covered by spinning and change nothing
+    but the statistics.
     """
 
     SAMPLES = 512
     EVERY = 128
+    FIRST = 64
     QUANTILE = 0.995
     MARGIN = 15e-6
     FLOOR = 25e-6
 
-    __slots__ = ("_n", "_ring", "cap", "spin")
+    __slots__ = ("_held", "_n", "_ring", "_tuned", "cap", "spin")
 
     def __init__(self, cap: float) -> None:
         self.cap = cap
         self.spin = cap
+        self._tuned = cap
+        self._held = 0
         self._ring = [0.0] * self.SAMPLES
         self._n = 0
 
@@ -62,7 +71,16 @@ class SpinTuner:
         self._ring[n % self.SAMPLES] = delay
         n += 1
         self._n = n
-        if n % self.EVERY == 0 and n >= self.SAMPLES // 2:
+        if self.spin < delay <= self.cap:
+            self.spin = self.cap  # late: cover the burst first, size down later
+            self._held = self.EVERY
+        elif self._held:
+            self._held -= 1
+            if not self._held:
+                self.spin = self._tuned
+        if n % self.EVERY == 0 or n == self.FIRST:
             known = sorted(self._ring[: min(n, self.SAMPLES)])
             q = known[min(len(known) - 1, int(self.QUANTILE * len(known)))]
-            self.spin = min(self.cap, max(self.FLOOR, q + self.MARGIN))
+            self._tuned = min(self.cap, max(self.FLOOR, q + self.MARGIN))
+            if not self._held:
+                self.spin = self._tuned
