@@ -136,3 +136,17 @@ def test_spin_tuner_sizes_early() -> None:
     assert tuner.spin == 300e-6
     tuner.observe(100e-6)
     assert tuner.spin == pytest.approx(100e-6 + SpinTuner.MARGIN)
+
+
+def test_histogram_counts_values_at_least_a_bound() -> None:
+    from supertask.engine.stats import Histogram
+
+    h = Histogram()
+    values = [0.0, 5e-7, 1e-6, 2e-4, 9.9e-4, 1e-3, 1.5e-3, 0.25]
+    for v in values:
+        h.add(v)
+    assert h.count_at_least(0.0) == len(values)
+    assert h.count_at_least(1e-3) == 3 + 1  # 1 ms, 1.5 ms, 250 ms, and 0.99 ms shares 1 ms's bucket
+    assert h.count_at_least(1.2e-3) == 2
+    assert h.count_at_least(1e-4) == 5
+    assert h.count_at_least(1.0) == 0

@@ -347,14 +347,31 @@ async def test_skipped_ticks_come_as_one_record(clock: trio.testing.MockClock) -
 
     def stall(task: Task) -> None:
         if task.count == 0:
-            clock.jump(0.055)  # blocks the loop past five and a half 10 ms ticks
+            clock.jump(0.155)  # blocks the loop past 15.5 ticks of 10 ms: too late to catch up
 
     sched.add("10ms", stall, name="stall", count=3)
     await run_jobs(sched)
     skipped = [r for r in rec.ended if r.outcome == "skipped"]
-    assert [(r.tick, r.skipped) for r in skipped] == [(1, 4)]
-    assert sched.jobs[0].statistics().skipped == 4
-    assert [r.tick for r in rec.ended if r.outcome == "ok"] == [0, 5, 6]
+    assert [(r.tick, r.skipped) for r in skipped] == [(1, 14)]
+    assert sched.jobs[0].statistics().skipped == 14
+    assert [r.tick for r in rec.ended if r.outcome == "ok"] == [0, 15, 16]
+
+
+async def test_a_short_stall_is_caught_up_not_skipped(clock: trio.testing.MockClock) -> None:
+    rec = RunRecorder()
+    sched = virtual_scheduler(sinks=[rec])
+
+    def stall(task: Task) -> None:
+        if task.count == 10:
+            clock.jump(0.0035)  # a 3.5 ms stall of a 10 kHz job: ticks 11..45 come due at once
+
+    job = sched.add("10kHz", stall, name="stall", count=100)
+    await run_jobs(sched)
+    st = job.statistics()
+    assert (st.runs, st.skipped) == (100, 0)
+    assert [r.tick for r in rec.ended if r.outcome == "ok"] == list(range(100))
+    late = [r.lateness for r in rec.ended if r.lateness is not None and r.lateness > 1e-4]
+    assert len(late) == 34 and max(late) == pytest.approx(0.0034, abs=1e-6)  # 11..44 late, 45 on time
 
 
 async def test_subprocess_failure_record_has_exit_code(clock: trio.testing.MockClock) -> None:
@@ -369,7 +386,7 @@ async def test_subprocess_failure_record_has_exit_code(clock: trio.testing.MockC
 async def test_ticks_skipped_near_the_end_are_only_those_before_it(clock: trio.testing.MockClock) -> None:
     def stall(task: Task) -> None:
         if task.count == 7:
-            clock.jump(0.05)  # blocks the loop well past the job's end (100 ms)
+            clock.jump(0.15)  # blocks the loop well past the job's end (100 ms), too long to catch up
 
     sched = virtual_scheduler()
     job = sched.add("10ms", stall, duration=0.1)

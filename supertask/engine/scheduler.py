@@ -50,9 +50,11 @@ __all__ = ["Job", "Scheduler", "auto_spin", "default_clock", "parse_overrun"]
 
 log = logging.getLogger(__name__)
 
-#: an interval tick less late than this (or than one period) still runs, to catch up;
-#: beyond it the job skips to the latest due grid point and counts the ticks it skipped
-CATCH_UP_WITHIN = 1e-3
+#: an interval tick less late than this (or than one period) still runs, to catch up: a short
+#: stall (a VM hiccup, a garbage collection) does not cost a fast job its ticks (at 10 kHz a
+#: 20 ms stall is 200 of them); beyond it the job skips to the latest due grid point and counts
+#: the ticks it skipped
+CATCH_UP_WITHIN = 0.1
 #: failures logged one by one per job before they are only summarised
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job

@@ -48,6 +48,15 @@ class Histogram:
                 return min(2 ** ((idx - 0.5) / _PER_OCTAVE) * 1e-9, self.max)
         return self.max
 
+    def count_at_least(self, seconds: float) -> int:
+        """How many values were at least *seconds*, to bucket resolution: the whole bucket holding
+        *seconds* counts, so this may include values up to ~2 % below it (never fewer than are)."""
+        ns = seconds * 1e9
+        if ns < 1.0:
+            return self.n
+        first = int(math.log2(ns) * _PER_OCTAVE) + 1
+        return sum(self.counts[min(first, _NBUCKETS) :])
+
     @property
     def mean(self) -> float:
         return self.total / self.n if self.n else 0.0
