@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 #: 20 ms stall is 200 of them); beyond it the job skips to the latest due grid point and counts
 #: the ticks it skipped
 CATCH_UP_WITHIN = 0.1
+#: most dispatches in a row of jobs due at the same time before trio gets a pass
+MAX_BURST = 64
 #: failures logged one by one per job before they are only summarised
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
@@ -166,6 +168,9 @@ class Job:
         self._calendar = isinstance(trigger, CalendarTrigger)
         self._anchor = 0.0
         self._first_due = 0.0
+        #: due "now" when it started: the first run is due when the loop first reaches it, and the
+        #: grid is anchored there (the loop's own start-up does not count as lateness)
+        self._due_at_first_look = False
         self._due_wall: _dt.datetime | None = None
         #: missed instants still to run (catch-up) and the wall time up to which instants are handled
         self._catchup: list[_dt.datetime] = []
@@ -567,12 +572,15 @@ class Scheduler:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self._state = "running"
-                    pending, self._pending = self._pending, []
                     self._wall_offset = self._clock.wall() - self._clock.now()
                     nursery.start_soon(self._watch_wall_clock, name="supertask wall-clock watch")
+                    task_status.started(self)
+                    # let the tasks just started take their first steps, so that a job due "now"
+                    # is anchored after that start-up, not made late by it
+                    await trio.lowlevel.checkpoint()
+                    pending, self._pending = self._pending, []
                     for job in pending:
                         self._start_job(job)
-                    task_status.started(self)
                     await self._loop()
                     grace = self.shutdown_grace if self._stop_grace is None else self._stop_grace
                     with trio.move_on_at(trio.current_time() + grace) as scope:
@@ -629,10 +637,19 @@ class Scheduler:
 
     # ------------------------------------------------------------ the loop
 
+    def _spin(self, job: Job) -> float:
+        """The final busy-wait before the job's next deadline."""
+        if not self._clock or not self._clock.can_spin:
+            return 0.0
+        tuner = job.spin_tuner
+        return job.spin if tuner is None else tuner.spin
+
     async def _loop(self) -> None:
         heap = self._heap
         clock = self._clock
         assert clock is not None
+        #: dispatches in a row of jobs due at the same time, with no trio pass between them
+        burst = 0
         while self._state == "running":
             if not heap:
                 self._wake = trio.Event()
@@ -643,17 +660,23 @@ class Scheduler:
                 heapq.heappop(heap)
                 continue
             tuner = job.spin_tuner
-            spin = (job.spin if tuner is None else tuner.spin) if clock.can_spin else 0.0
-            self._sleep_target = deadline
-            self._sleeping = True
+            spin = self._spin(job)
             target = deadline - spin
-            waits = tuner is not None and clock.now() < target
-            reached = await clock.wait_until(target, spin > 0)
-            self._sleeping = False
-            self._sleep_target = float("inf")
-            if not reached or self._state != "running":
-                continue
-            delay = clock.now() - target if waits else -1.0
+            delay = -1.0
+            if burst and target <= clock.now():
+                pass  # due with the job just dispatched: trio's turn comes after this one
+            else:
+                burst = 0
+                self._sleep_target = deadline
+                self._sleeping = True
+                waits = tuner is not None and clock.now() < target
+                reached = await clock.wait_until(target, spin > 0)
+                self._sleeping = False
+                self._sleep_target = float("inf")
+                if not reached or self._state != "running":
+                    continue
+                if waits:
+                    delay = clock.now() - target
             if not heap or heap[0][1] != token:
                 continue  # the head changed while we waited
             if job._token != token:
@@ -666,6 +689,17 @@ class Scheduler:
             self._dispatch(job, deadline, clock.spin_until(deadline) if spin else clock.now())
             if delay >= 0.0:
                 tuner.observe(delay)  # type: ignore[union-attr]  # after the dispatch: it sorts now and then
+            # another job due now (many jobs at the same instant, e.g. on the minute) is dispatched
+            # before trio runs what this one started (spawning a process takes a millisecond)
+            if (
+                heap
+                and heap[0][2] is not job
+                and burst < MAX_BURST
+                and heap[0][0] - self._spin(heap[0][2]) <= clock.now()
+            ):
+                burst += 1
+            else:
+                burst = 0
 
     async def _watch_wall_clock(self) -> None:
         """Recompute calendar deadlines when the wall clock is stepped (see :meth:`EngineClock.wait_wall_step`)."""
@@ -786,6 +820,7 @@ class Scheduler:
             if job.start is not None and job.start.timestamp() > wall:
                 deadline = job._anchor = now + (job.start.timestamp() - wall)
             deadline += self._jitter(job)
+            job._due_at_first_look = deadline == now
         job._first_due = deadline
         if job._end_at is not None and deadline >= job._end_at:
             log.info("job %r: its first time is after its end: it does not run", job.name)
@@ -836,6 +871,9 @@ class Scheduler:
         """Start (or skip, or queue) the job's run due at *deadline*; *now* is the moment the wait for it ended."""
         clock = self._clock
         assert clock is not None
+        if job._due_at_first_look:
+            job._due_at_first_look = False
+            job._anchor = job._first_due = deadline = now
         if job._interval:
             if job.mode == "precise":
                 late = now - deadline
