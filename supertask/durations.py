@@ -68,12 +68,14 @@ def parse_duration(text: str, *, what: str = "duration", allow_zero: bool = Fals
     Args:
         text: ``20ms``, ``1.5s``, ``1h30m``, ``2d``, ``PT20M`` …
         what: the name of the value, used in the error message.
-        allow_zero: accept ``0s``.
+        allow_zero: accept ``0s`` (and a bare ``0``).
 
     Raises:
         DurationError: with the bad value and the accepted forms.
     """
     seconds = _try_duration(text)
+    if seconds is None and allow_zero and text.strip() in ("0", "0.0"):
+        seconds = 0.0  # no unit needed for nothing
     if seconds is None:
         raise DurationError(f"invalid {what} {text!r}: expected {DURATION_FORMS}")
     if seconds < 0 or (seconds == 0 and not allow_zero):

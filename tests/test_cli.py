@@ -96,6 +96,11 @@ def test_unknown_option_is_a_usage_error() -> None:
         (["--overrun", "later"], "invalid --overrun 'later': expected skip, queue, cancel, catchup or concurrent[:N]"),
         (["--spin", "lots"], "invalid --spin 'lots': expected a duration like 20ms"),
         (["--count", "0"], "invalid --count 0: expected a whole number >= 1"),
+        (["--count", "2.5"], "Invalid value for --count: '2.5' is not a whole number"),
+        (["--actors", "two"], "Invalid value for --actors: 'two' is not a whole number"),
+        (["--spin", "-5us"], "invalid --spin '-5us': expected a duration like 20ms"),
+        (["--spin", "200us", "--no-spin"], "give --spin '200us' or --no-spin, not both"),
+        (["--for", "-1s"], "invalid --for '-1s': expected a duration like 20ms"),
         (["--when", "2001-01-01T00:00:00Z"], "invalid --when '2001-01-01T00:00:00Z': 2001-01-01T00:00:00+00:00 is in"),
         (["--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
     ],
@@ -106,6 +111,26 @@ def test_bad_options(args: list[str], message: str) -> None:
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("supertask: error: " + message)
     assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--when", "0 0 31 2 *"], "invalid --when '0 0 31 2 *': it never fires (no time matches after now)"),
+        (
+            ["--when", "0 0 * * *", "--end", "2020-01-01T00:00:00Z"],
+            "invalid --when '0 0 * * *': it never fires (no time matches after now before --end)",
+        ),
+    ],
+)
+def test_a_schedule_that_never_fires_is_an_error(args: list[str], message: str) -> None:
+    r = st("run", *args, "--", "cmd:echo x")
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"supertask: error: {message}\n")
+
+
+def test_spin_zero_needs_no_unit() -> None:
+    r = st("run", "--spin", "0", "--when=10ms", "--count", "2", "-c", "python:task.count")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "0\n1\n", "")
 
 
 def test_missing_command_exits_127_with_a_clear_line() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import sys
 from typing import Any
 
 import pytest
@@ -236,9 +237,11 @@ async def test_python_code_payload_and_results(clock: trio.testing.MockClock) ->
     sched.add("20ms", "python:x = task.count * 2; x + 1", count=2)
     sched.add("20ms", "python:statistics.mean([1, 2, task.count])", count=1)  # stdlib resolved on use
     sched.add("20ms", "python:None", count=1)
+    assert "wsgiref.headers" not in sys.modules
+    sched.add("20ms", "python:len(wsgiref.headers.Headers([('a', 'b')]))", count=1)  # a submodule, named
     await run_jobs(sched)
     assert sorted(results) == sorted(
-        [0.0, round(__import__("math").sin(0.02), 6), round(__import__("math").sin(0.04), 6), 1, 3, 1]
+        [0.0, round(__import__("math").sin(0.02), 6), round(__import__("math").sin(0.04), 6), 1, 3, 1, 1]
     )
 
 
@@ -375,6 +378,18 @@ async def test_a_job_due_now_is_anchored_when_the_loop_first_reaches_it(clock: t
     assert [s[0] for s in seen] == pytest.approx([first, first + 0.01, first + 0.02])  # the grid starts there
     assert [s[1] for s in seen] == [0.0, 0.0, 0.0]  # and the start-up is not lateness
     assert [s[2] for s in seen] == pytest.approx([0.0, 0.01, 0.02])
+
+
+async def test_for_counts_from_the_first_run(clock: trio.testing.MockClock) -> None:
+    ticks: list[int] = []
+    sched = virtual_scheduler()
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        job = sched.add("10ms", lambda task: ticks.append(task.count), duration=0.1)
+        clock.jump(0.012)  # reached 12 ms late: still ten runs in its 100 ms
+        await job.wait()
+        sched.stop()
+    assert ticks == list(range(10))
 
 
 async def test_a_job_waiting_for_its_start_keeps_its_due_time(clock: trio.testing.MockClock) -> None:

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
+from ._params import WholeNumber
+
 __all__ = ["history", "list_jobs", "list_namespaces"]
 
 _STORE_HELP = "default: $SUPERTASK_STORE, else SQLite in the user's data directory"
@@ -110,7 +112,7 @@ def history(
     *,
     ns: str | None = None,
     job: str | None = None,
-    last: int = 20,
+    last: WholeNumber = 20,
     store: str | None = None,
     json: Annotated[bool, Parameter(negative="")] = False,
 ) -> int:

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
+from ._params import OptionalWholeNumber
+
 __all__ = ["next_"]
 
 
@@ -69,7 +71,7 @@ def next_(
     from_: Annotated[str | None, Parameter(name="--from")] = None,
     start: str | None = None,
     end: str | None = None,
-    count: int | None = None,
+    count: OptionalWholeNumber = None,
     name: str | None = None,
     cron_days: Literal["or", "and"] = "or",
     json_: Annotated[bool, Parameter(name="--json", negative="")] = False,

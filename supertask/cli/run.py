@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import Parameter
 
+from ._params import OptionalWholeNumber, WholeNumber
+
 if TYPE_CHECKING:
     from ..engine import Scheduler
     from ..model import JobSpec
@@ -27,24 +29,24 @@ def run(
     *payload: str,
     command: Annotated[str | None, Parameter(name=["--command", "-c"])] = None,
     when: Annotated[list[str] | None, Parameter(consume_multiple=False, negative="")] = None,
-    count: int | None = None,
-    for_: Annotated[str | None, Parameter(name="--for")] = None,
+    count: OptionalWholeNumber = None,
+    for_: Annotated[str | None, Parameter(name="--for", allow_leading_hyphen=True)] = None,
     exec_: Annotated[bool, Parameter(name="--exec", negative="")] = False,
     mode: Literal["precise", "relaxed"] = "precise",
     overrun: str = "skip",
-    spin: str = "auto",
+    spin: Annotated[str, Parameter(allow_leading_hyphen=True)] = "auto",
     no_spin: Annotated[bool, Parameter(name="--no-spin", negative="")] = False,
     tz: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    jitter: str | None = None,
+    jitter: Annotated[str | None, Parameter(allow_leading_hyphen=True)] = None,
     jitter_mode: Literal["random", "hash"] = "random",
     misfire: str = "run-once",
     misfire_grace: str | None = None,
     state: str | None = None,
     cron_days: Literal["or", "and"] = "or",
     name: str | None = None,
-    grace: str = "2s",
+    grace: Annotated[str, Parameter(allow_leading_hyphen=True)] = "2s",
     stats: Annotated[bool, Parameter(negative="")] = False,
     emit: Annotated[list[str] | None, Parameter(name="--emit", negative="")] = None,
     emit_events: Annotated[bool, Parameter(name="--emit-events", negative="")] = False,
@@ -56,13 +58,13 @@ def run(
     history: Literal["auto", "all", "aggregate", "none"] | None = None,
     watch: bool = True,
     in_: Annotated[Literal["inprocess", "thread", "actor", "process"], Parameter(name="--in")] = "inprocess",
-    timeout: str | None = None,
+    timeout: Annotated[str | None, Parameter(allow_leading_hyphen=True)] = None,
     env: Annotated[list[str] | None, Parameter(name="--env", consume_multiple=False, negative="")] = None,
     env_file: Annotated[list[str] | None, Parameter(name="--env-file", consume_multiple=False, negative="")] = None,
     cwd: str | None = None,
     passthrough: Annotated[bool, Parameter(negative="")] = False,
-    actors: int = 1,
-    max_processes: int | None = None,
+    actors: WholeNumber = 1,
+    max_processes: OptionalWholeNumber = None,
     kill_grace: str = "1s",
 ) -> int:
     """Run a job: a payload on a schedule, or the jobs of timetable files.
@@ -297,6 +299,7 @@ def run(
     end_at = parse_instant(end, tz=tz, what="--end") if end is not None else None
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise SpecError(f"invalid --end {end!r}: it is not after --start {start!r}")
+    _check_it_fires(trigger, whens, start_at, end_at)
     jitter_s = parse_duration(jitter, what="--jitter", allow_zero=True) if jitter is not None else None
     misfire_grace_s = (
         parse_duration(misfire_grace, what="--misfire-grace", allow_zero=True) if misfire_grace is not None else None
@@ -305,11 +308,16 @@ def run(
     duration = parse_duration(for_, what="--for") if for_ is not None else None
     grace_s = parse_duration(grace, what="--grace", allow_zero=True)
     if no_spin:
+        if spin.strip().lower() != "auto":
+            raise SpecError(f"give --spin {spin!r} or --no-spin, not both")
         spin_s: float | None = 0.0
     elif spin.strip().lower() == "auto":
         spin_s = None
     else:
-        spin_s = parse_duration(spin, what="--spin", allow_zero=True)
+        try:
+            spin_s = parse_duration(spin, what="--spin", allow_zero=True)
+        except SpecError as exc:
+            raise SpecError(f"{exc}; or auto (the default)") from None
     if count is not None and count < 1:
         raise SpecError(f"invalid --count {count}: expected a whole number >= 1")
     from ..engine import parse_overrun
@@ -468,6 +476,28 @@ def _command_line_store(job: JobSpec, store: str | None, ns: str | None, history
     st = open_store(store)
     st.save_namespace(namespace, [job], replace=False)
     return StoreSink(st, [job]), job
+
+
+def _check_it_fires(spec: Any, whens: list[str], start_at: Any, end_at: Any) -> None:
+    """A calendar schedule with no time left (``0 0 31 2 *``, or all before --end) is a usage error."""
+    import datetime as _dt
+
+    from ..errors import SpecError
+    from ..model import Every, Once
+    from ..triggers import CalendarTrigger, build_trigger
+    from ..triggers.combine import BoundedTrigger
+
+    if isinstance(spec, (Every, Once)):
+        return
+    now = _dt.datetime.now(_dt.UTC)
+    trigger = build_trigger(spec, now=now, start=start_at)
+    if not isinstance(trigger, CalendarTrigger):
+        return
+    if start_at is not None or end_at is not None:
+        trigger = BoundedTrigger(trigger, start_at, end_at)
+    if trigger.next_after(now) is None:
+        bound = " before --end" if end_at is not None else ""
+        raise SpecError(f"invalid --when {' | '.join(whens)!r}: it never fires (no time matches after now{bound})")
 
 
 async def _serve(

@@ -181,6 +181,8 @@ class Job:
         #: how to rebuild the trigger when the job starts (anchors "now" at the real start)
         self._rebuild: Callable[[_dt.datetime], Trigger] | None = None
         self._end_at: float | None = None
+        #: the monotonic time of ``end`` (a wall-clock instant), for interval jobs
+        self._end_by_wall: float | None = None
         self._tick = 0
         self._runs = 0
         self._token = -1
@@ -583,13 +585,17 @@ class Scheduler:
                         self._start_job(job)
                     await self._loop()
                     grace = self.shutdown_grace if self._stop_grace is None else self._stop_grace
-                    with trio.move_on_at(trio.current_time() + grace) as scope:
+                    began = trio.current_time()
+                    with trio.move_on_at(began + grace) as scope:
                         self._grace_scope = scope
                         if self._in_flight:
                             await self._runs_idle.wait()
                     if scope.cancelled_caught:
+                        waited = trio.current_time() - began
                         (log.debug if self.stdout_closed else log.info)(
-                            "shutdown grace of %.3gs over: cancelling %d running payload(s)", grace, self._in_flight
+                            "shutdown grace %s: cancelling %d running payload(s)",
+                            f"of {grace:.3g}s over" if waited >= grace - 1e-3 else f"cut short after {waited:.3g}s",
+                            self._in_flight,
                         )
                     nursery.cancel_scope.cancel()
                 # services (warm actors) end after the last run; those with aclose() end gracefully
@@ -789,7 +795,7 @@ class Scheduler:
         if job.duration is not None:
             job._end_at = now + job.duration
         if job.end is not None and not job._calendar:
-            end_at = now + (job.end.timestamp() - wall) + 1e-6  # a run exactly at the end still runs
+            end_at = job._end_by_wall = now + (job.end.timestamp() - wall) + 1e-6  # a run exactly at the end runs
             job._end_at = end_at if job._end_at is None else min(job._end_at, end_at)
         if isinstance(job.trigger, CalendarTrigger):
             trigger = job.trigger
@@ -873,6 +879,11 @@ class Scheduler:
         assert clock is not None
         if job._due_at_first_look:
             job._due_at_first_look = False
+            if job.duration is not None:
+                # "--for" counts from the first run, like the grid (an --end stays where it is)
+                job._end_at = now + job.duration
+                if job._end_by_wall is not None:
+                    job._end_at = min(job._end_at, job._end_by_wall)
             job._anchor = job._first_due = deadline = now
         if job._interval:
             if job.mode == "precise":

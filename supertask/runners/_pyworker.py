@@ -163,7 +163,14 @@ def decode(data: bytes) -> dict[str, Any]:
 
 
 class _Namespace(dict):  # type: ignore[type-arg]
-    """Globals of ``python:`` code: builtins, then any importable module named in the code, imported on first use."""
+    """Globals of ``python:`` code: builtins, then any importable module named in the code, imported on first use.
+
+    For a package, the submodules the code names (``xml.etree.ElementTree.fromstring``)
+    are imported with it, as ``import xml.etree.ElementTree`` would."""
+
+    def __init__(self, code: str = "") -> None:
+        super().__init__()
+        self._code = code
 
     def __missing__(self, key: str) -> Any:
         import importlib
@@ -175,10 +182,25 @@ class _Namespace(dict):  # type: ignore[type-arg]
             key.isidentifier() and not key.startswith("_") and importlib.util.find_spec(key) is not None
         ):
             value = importlib.import_module(key)
+            if hasattr(value, "__path__"):
+                self._import_submodules(key)
         else:
             raise KeyError(key)
         self[key] = value
         return value
+
+    def _import_submodules(self, package: str) -> None:
+        import importlib
+        import re
+
+        for dotted in set(re.findall(rf"(?<![\w.]){re.escape(package)}(?:\.[A-Za-z_]\w*)+", self._code)):
+            parts = dotted.split(".")
+            for end in range(len(parts), 1, -1):  # the longest importable prefix
+                try:
+                    importlib.import_module(".".join(parts[:end]))
+                    break
+                except ImportError:
+                    continue
 
 
 class _Compiled:
@@ -199,7 +221,7 @@ class _Compiled:
                 tree.body.pop()
                 self.expr = compile(_ast.Expression(last.value), filename, "eval")
             self.body = compile(tree, filename, "exec") if tree.body else None
-        self.namespace = _Namespace()
+        self.namespace = _Namespace(code)
         if preload:
             import importlib
 

@@ -56,7 +56,7 @@ class PythonCodeRunner(Runner):
                 tree.body.pop()
                 self._expr = compile(ast.Expression(last.value), filename, "eval")
             self._body = compile(tree, filename, "exec") if tree.body else None
-        self.namespace = _Namespace()
+        self.namespace = _Namespace(code)
         for name in _PRELOADED:
             self.namespace[name] = importlib.import_module(name)
 
