@@ -222,3 +222,12 @@ def test_next_rejects_an_end_before_the_start() -> None:
     r = st("next", "--when=0 9 * * *", "--start", "2028-01-01", "--end", "2027-01-01")
     assert r.returncode == 2
     assert r.stderr == "supertask: error: invalid --end '2027-01-01': it is not after --start '2028-01-01'\n"
+
+
+def test_next_says_when_count_ends_the_list() -> None:
+    r = st("next", "--when", "0 9 * * *", "-n", "5", "--count", "2")
+    assert r.returncode == 0
+    assert len(table(r.stdout)) == 2
+    assert r.stdout.splitlines()[-1] == "(no more runs: --count 2)"
+    r = st("next", "--when", "0 9 * * *", "-n", "2", "--count", "5")
+    assert "no more" not in r.stdout

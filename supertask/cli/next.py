@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
-from ._params import OptionalWholeNumber
+from ._params import OptionalWholeNumber, WholeNumber
 
 __all__ = ["next_"]
 
@@ -66,7 +66,7 @@ def _gap(seconds: float) -> str:
 def next_(
     *,
     when: Annotated[list[str], Parameter(consume_multiple=False, negative="")],
-    iterations: Annotated[int, Parameter(name=["--iterations", "-n"])] = 5,
+    iterations: Annotated[WholeNumber, Parameter(name=["--iterations", "-n"])] = 5,
     tz: str | None = None,
     from_: Annotated[str | None, Parameter(name="--from")] = None,
     start: str | None = None,
@@ -198,4 +198,6 @@ def next_(
         print("  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3]]), file=out)
     if len(times) < limit:
         print(f"(no more times: {len(times)} in all)", file=out)
+    elif count is not None and count < iterations:
+        print(f"(no more runs: --count {count})", file=out)
     return 0
