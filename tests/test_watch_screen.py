@@ -13,7 +13,7 @@ from supertask.watch.diff import changed, mark_changes
 from supertask.watch.options import WatchOptions
 from supertask.watch.screen import BOLD, PLAIN, REVERSE, Attr, char_width, grid_text, layout
 from supertask.watch.terminal import render, terminal_size
-from supertask.watch.title import format_interval, header_line
+from supertask.watch.title import format_interval, header_line, stats_line
 
 # ---------------------------------------------------------------- layout
 
@@ -220,3 +220,17 @@ def test_window_size_from_columns_and_lines_like_procps(tmp_path: Path) -> None:
     with open(tmp_path / "f", "w") as f:  # not a terminal
         assert terminal_size(f.fileno(), {"COLUMNS": "100", "LINES": "30"}) == (100, 30)
         assert terminal_size(f.fileno(), {"COLUMNS": "wide", "LINES": "30"})[1] == 30  # a bad value is ignored
+
+
+def test_stats_line_drops_whole_fields_that_do_not_fit() -> None:
+    left = "12 runs, 0 skipped  late p50 0.1ms p99 1.2ms  period 100ms±0.2ms"
+    right = "in 0.002s (exit 0)"
+
+    def text(width: int) -> str:
+        return "".join(char for char, _ in stats_line(left, right, width)).rstrip()
+
+    assert text(90) == left.ljust(90 - len(right)) + right
+    assert text(64) == "12 runs, 0 skipped  late p50 0.1ms p99 1.2ms".ljust(64 - len(right)) + right
+    assert text(62) == "12 runs, 0 skipped".ljust(62 - len(right)) + right  # 44 + 1 + 18 > 62
+    assert text(40) == "12 runs, 0 skipped".ljust(40 - len(right)) + right
+    assert text(30) == "12 runs, 0 ".ljust(30 - len(right)) + right  # a first field too wide is cut

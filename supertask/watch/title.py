@@ -65,12 +65,17 @@ def header_line(interval: str, command: str, host: str, when: _dt.datetime, widt
 
 
 def stats_line(left: str, right: str, width: int) -> list[Cell]:
-    """*left* from column 0 and *right* flush right; *left* is cut to leave one blank column."""
+    """*left* from column 0 and *right* flush right, one blank column between them. *left* is
+    fields separated by two spaces: those that do not fit are dropped whole, from the end (only
+    a first field wider than the room is cut)."""
     rw = text_width(right)
     if rw > width:
         right, rw = "", 0
     room = width - rw - (1 if rw else 0)
-    cut = left
+    fields = left.split("  ")
+    while len(fields) > 1 and text_width("  ".join(fields)) > room:
+        fields.pop()
+    cut = "  ".join(fields)
     while cut and text_width(cut) > room:
         cut = cut[:-1]
     row = text_cells(cut, width)
