@@ -91,11 +91,7 @@ def _child(configs: list[tuple[str, str, str]], segments: int, seconds: float) -
         random.shuffle(order)
         for name, url, history in order:
             h, out = _segment(url, history, seconds, {})
-            merged = hists[name]
-            merged.counts = [a + b for a, b in zip(merged.counts, h.counts, strict=True)]
-            merged.n += h.n
-            merged.total += h.total
-            merged.max = max(merged.max, h.max)
+            hists[name].merge(h)
             for key in totals[name]:
                 totals[name][key] += out[key]
     return {

@@ -222,15 +222,18 @@ def test_window_size_from_columns_and_lines_like_procps(tmp_path: Path) -> None:
         assert terminal_size(f.fileno(), {"COLUMNS": "wide", "LINES": "30"})[1] == 30  # a bad value is ignored
 
 
-def test_stats_line_drops_whole_fields_that_do_not_fit() -> None:
+def test_stats_line_is_cut_where_a_field_or_value_ends() -> None:
     left = "12 runs, 0 skipped  late p50 0.1ms p99 1.2ms  period 100ms±0.2ms"
     right = "in 0.002s (exit 0)"
 
     def text(width: int) -> str:
         return "".join(char for char, _ in stats_line(left, right, width)).rstrip()
 
-    assert text(90) == left.ljust(90 - len(right)) + right
-    assert text(64) == "12 runs, 0 skipped  late p50 0.1ms p99 1.2ms".ljust(64 - len(right)) + right
-    assert text(62) == "12 runs, 0 skipped".ljust(62 - len(right)) + right  # 44 + 1 + 18 > 62
-    assert text(40) == "12 runs, 0 skipped".ljust(40 - len(right)) + right
-    assert text(30) == "12 runs, 0 ".ljust(30 - len(right)) + right  # a first field too wide is cut
+    def row(shown: str, width: int) -> str:
+        return shown.ljust(width - len(right)) + right
+
+    assert text(90) == row(left, 90)
+    assert text(80) == row("12 runs, 0 skipped  late p50 0.1ms p99 1.2ms  period 100ms", 80)  # not "±0."
+    assert text(75) == row("12 runs, 0 skipped  late p50 0.1ms p99 1.2ms", 75)
+    assert text(60) == row("12 runs, 0 skipped", 60)  # not "p99 1."
+    assert text(30) == row("12 runs, 0 ", 30)  # a first field wider than the room is cut

@@ -12,6 +12,8 @@ quantile of the recent wake-up delays plus a margin, never above the cap.
 
 from __future__ import annotations
 
+from array import array
+
 from ..triggers import IntervalTrigger, Trigger
 
 __all__ = ["SPIN_CAP", "SPIN_WHOLE_PERIOD", "SpinTuner", "auto_spin"]
@@ -62,13 +64,16 @@ class SpinTuner:
         self.spin = cap
         self._tuned = cap
         self._held = 0
-        self._ring = [0.0] * self.SAMPLES
+        self._ring: array[float] | None = None  # made at the first observation (a job may never run)
         self._n = 0
 
     def observe(self, delay: float) -> None:
         """Record that a wake-up came *delay* seconds after the timer was due."""
+        ring = self._ring
+        if ring is None:
+            ring = self._ring = array("d", bytes(8 * self.SAMPLES))  # flat: 4 KiB, not 512 float objects
         n = self._n
-        self._ring[n % self.SAMPLES] = delay
+        ring[n % self.SAMPLES] = delay
         n += 1
         self._n = n
         if self.spin < delay <= self.cap:
@@ -79,7 +84,7 @@ class SpinTuner:
             if not self._held:
                 self.spin = self._tuned
         if n % self.EVERY == 0 or n == self.FIRST:
-            known = sorted(self._ring[: min(n, self.SAMPLES)])
+            known = sorted(ring[: min(n, self.SAMPLES)])
             q = known[min(len(known) - 1, int(self.QUANTILE * len(known)))]
             self._tuned = min(self.cap, max(self.FLOOR, q + self.MARGIN))
             if not self._held:

@@ -13,12 +13,18 @@ _NBUCKETS = 64 * _PER_OCTAVE  # 1 ns … 2**63 ns
 
 
 class Histogram:
-    """A log-bucketed histogram of non-negative seconds; memory stays constant at any rate."""
+    """A log-bucketed histogram of non-negative seconds; memory stays constant at any rate.
+
+    Buckets are kept sparsely (a dict of the non-empty ones), so a job that never runs, or
+    whose values fall into a few dozen buckets, costs next to nothing: a scheduler may hold
+    100 000 of them.
+    """
 
     __slots__ = ("_log2", "counts", "max", "n", "total")
 
     def __init__(self) -> None:
-        self.counts = [0] * (_NBUCKETS + 1)
+        #: bucket index -> count (bucket 0: below 1 ns; bucket i: [2**((i-1)/32), 2**(i/32)) ns)
+        self.counts: dict[int, int] = {}
         self.n = 0
         self.total = 0.0
         self.max = 0.0
@@ -27,11 +33,22 @@ class Histogram:
     def add(self, seconds: float) -> None:
         ns = seconds * 1e9
         idx = int(self._log2(ns) * _PER_OCTAVE) + 1 if ns >= 1.0 else 0
-        self.counts[idx if idx <= _NBUCKETS else _NBUCKETS] += 1
+        if idx > _NBUCKETS:
+            idx = _NBUCKETS
+        counts = self.counts
+        counts[idx] = counts.get(idx, 0) + 1
         self.n += 1
         self.total += seconds
         if seconds > self.max:
             self.max = seconds
+
+    def merge(self, other: Histogram) -> None:
+        """Add *other*'s values to this histogram."""
+        for idx, c in other.counts.items():
+            self.counts[idx] = self.counts.get(idx, 0) + c
+        self.n += other.n
+        self.total += other.total
+        self.max = max(self.max, other.max)
 
     def quantile(self, q: float) -> float:
         """Return the *q*-quantile (0…1) in seconds, to bucket resolution; 0.0 when empty."""
@@ -39,8 +56,8 @@ class Histogram:
             return 0.0
         rank = max(1, math.ceil(q * self.n))
         seen = 0
-        for idx, c in enumerate(self.counts):
-            seen += c
+        for idx in sorted(self.counts):
+            seen += self.counts[idx]
             if seen >= rank:
                 if idx == 0:
                     return 0.0
@@ -54,8 +71,8 @@ class Histogram:
         ns = seconds * 1e9
         if ns < 1.0:
             return self.n
-        first = int(math.log2(ns) * _PER_OCTAVE) + 1
-        return sum(self.counts[min(first, _NBUCKETS) :])
+        first = min(int(math.log2(ns) * _PER_OCTAVE) + 1, _NBUCKETS)
+        return sum(c for idx, c in self.counts.items() if idx >= first)
 
     @property
     def mean(self) -> float:

@@ -66,16 +66,17 @@ def header_line(interval: str, command: str, host: str, when: _dt.datetime, widt
 
 def stats_line(left: str, right: str, width: int) -> list[Cell]:
     """*left* from column 0 and *right* flush right, one blank column between them. *left* is
-    fields separated by two spaces: those that do not fit are dropped whole, from the end (only
-    a first field wider than the room is cut)."""
+    fields separated by two spaces; it is cut at the end of a field or before a ``±``, never
+    inside a value (only a first field wider than the room is cut anywhere)."""
     rw = text_width(right)
     if rw > width:
         right, rw = "", 0
     room = width - rw - (1 if rw else 0)
-    fields = left.split("  ")
-    while len(fields) > 1 and text_width("  ".join(fields)) > room:
-        fields.pop()
-    cut = "  ".join(fields)
+    cut = left
+    if text_width(cut) > room:
+        ends = [i for i, ch in enumerate(left) if (ch == "±" or left.startswith("  ", i)) and i > 0]
+        fitting = [i for i in ends if text_width(left[:i]) <= room]
+        cut = left[: fitting[-1]] if fitting else left
     while cut and text_width(cut) > room:
         cut = cut[:-1]
     row = text_cells(cut, width)
