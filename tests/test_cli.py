@@ -142,6 +142,15 @@ def test_missing_command_exits_127_with_a_clear_line() -> None:
     assert "run 0 failed: command not found: /no/such/program" in r.stderr
 
 
+def test_the_same_error_output_from_many_runs_is_counted_not_flooded() -> None:
+    r = st("run", "--when=1ms", "--count", "300", "--", "no-such-command-xyz")
+    shell_lines = [line for line in r.stderr.splitlines() if line.startswith("/bin/sh")]
+    assert len(shell_lines) == 5
+    assert "job 'cmd:no-such-command-xyz': the same error output came from 295 more run(s)" in r.stderr
+    r = st("run", "--when=1ms", "--count", "20", "--", "cmd:echo run $(date +%N) >&2")  # differs: all shown
+    assert len([line for line in r.stderr.splitlines() if line.startswith("run ")]) == 20
+
+
 def test_a_single_run_killed_by_a_signal_exits_128_plus_the_signal() -> None:
     r = st("run", "--", "cmd:kill -9 $$")
     assert r.returncode == 128 + 9

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._encode import encode_record, event_record
@@ -14,6 +16,26 @@ if TYPE_CHECKING:
 
 __all__ = ["StdoutSink"]
 
+log = logging.getLogger(__name__)
+
+#: the same stderr output from a job's runs is shown this many times per window, then counted
+REPEATS_SHOWN = 5
+#: seconds of a window of repeated stderr output
+REPEAT_WINDOW = 10.0
+
+
+class _Repeats:
+    """The last stderr chunk of one job's runs and how often later runs repeated it."""
+
+    __slots__ = ("data", "hidden", "run", "shown", "since")
+
+    def __init__(self, data: bytes, run: int, now: float) -> None:
+        self.data = data
+        self.run = run
+        self.shown = 1
+        self.hidden = 0
+        self.since = now
+
 
 class StdoutSink(Sink):
     """Prints each result on a line of its own (``print`` semantics) and passes output through.
@@ -22,6 +44,11 @@ class StdoutSink(Sink):
     the scheduler treats as a request to stop. With ``events=True``, run events
     (started, finished, failed, skipped) are printed too, one JSON object a line.
     With ``results=False`` only the payloads' stderr is passed through.
+
+    Stderr output that a job's runs repeat exactly (``sh: 1: x: not found`` from a
+    failing command at 1 kHz) is shown :data:`REPEATS_SHOWN` times in
+    :data:`REPEAT_WINDOW` seconds and then counted, like syslog's "last message
+    repeated"; output within one run always passes.
     """
 
     def __init__(
@@ -32,6 +59,7 @@ class StdoutSink(Sink):
         self.wants_runs = events
         #: False: only the payloads' stderr passes (results and stdout go to other sinks)
         self.results = results
+        self._repeats: dict[str, _Repeats] = {}
 
     def result(self, task: Task, value: Any) -> None:
         if not self.results:
@@ -48,10 +76,31 @@ class StdoutSink(Sink):
         out.buffer.flush()
 
     def error_output(self, task: Task, data: bytes) -> None:
+        now = time.monotonic()
+        rep = self._repeats.get(task.name)
+        if rep is not None and data == rep.data and task.count != rep.run:
+            rep.run = task.count
+            if now - rep.since >= REPEAT_WINDOW:
+                self._say_hidden(task.name, rep)
+                rep.since, rep.shown = now, 0
+            if rep.shown >= REPEATS_SHOWN:
+                rep.hidden += 1
+                return
+            rep.shown += 1
+        else:
+            if rep is not None:
+                self._say_hidden(task.name, rep)
+            self._repeats[task.name] = _Repeats(data, task.count, now)
         err = self._err or sys.stderr
         err.flush()
         err.buffer.write(data)
         err.buffer.flush()
+
+    def _say_hidden(self, name: str, rep: _Repeats) -> None:
+        if rep.hidden:
+            (self._err or sys.stderr).flush()
+            log.warning("job %r: the same error output came from %d more run(s)", name, rep.hidden)
+            rep.hidden = 0
 
     def run_started(self, run: Run) -> None:
         self.run_ended(run)
@@ -61,4 +110,6 @@ class StdoutSink(Sink):
         out.write(encode_record(event_record(run), "json").decode() + "\n")
 
     def close(self) -> None:
+        for name, rep in self._repeats.items():
+            self._say_hidden(name, rep)
         (self._out or sys.stdout).flush()
