@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 CATCH_UP_WITHIN = 0.1
 #: most dispatches in a row of jobs due at the same time before trio gets a pass
 MAX_BURST = 64
+#: jobs due within this of each other count as due at the same time (one waits for the other's dispatch)
+BURST_WINDOW = 20e-6
 #: failures logged one by one per job before they are only summarised
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
@@ -669,7 +671,7 @@ class Scheduler:
             spin = self._spin(job)
             target = deadline - spin
             delay = -1.0
-            if burst and target <= clock.now():
+            if burst and deadline <= clock.now() + BURST_WINDOW:
                 pass  # due with the job just dispatched: trio's turn comes after this one
             else:
                 burst = 0
@@ -697,12 +699,7 @@ class Scheduler:
                 tuner.observe(delay)  # type: ignore[union-attr]  # after the dispatch: it sorts now and then
             # another job due now (many jobs at the same instant, e.g. on the minute) is dispatched
             # before trio runs what this one started (spawning a process takes a millisecond)
-            if (
-                heap
-                and heap[0][2] is not job
-                and burst < MAX_BURST
-                and heap[0][0] - self._spin(heap[0][2]) <= clock.now()
-            ):
+            if heap and heap[0][2] is not job and burst < MAX_BURST and heap[0][0] <= clock.now() + BURST_WINDOW:
                 burst += 1
             else:
                 burst = 0
