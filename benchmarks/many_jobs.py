@@ -12,6 +12,10 @@ Two measurements, each in a fresh interpreter:
 - **idle jobs** (real time): one 1 kHz job for ``--seconds`` beside N ``@daily``
   cron jobs that do not fire meanwhile. Reported: the 1 kHz job's lateness p50/p99,
   its skipped ticks and the process CPU. Idle jobs should cost nothing per tick.
+- **jobs due together** (real time): N ``python:pass`` jobs on one 1 kHz grid (every
+  tick, N runs are due at the same instant) for ``--seconds``, beside N trio tasks
+  each running a ``trio.sleep_until`` loop on the same grid. Reported: lateness over
+  all runs, ticks missed (skipped, or a full period late) and the process CPU.
 
 Usage::
 
@@ -22,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import heapq
 import json
 import math
@@ -108,6 +113,75 @@ def idle_jobs(n: int, seconds: float) -> dict[str, float]:
     return trio.run(main)
 
 
+def together_engine(n: int, seconds: float) -> dict[str, float]:
+    import gc
+
+    import trio
+
+    from supertask.engine import Scheduler
+    from supertask.engine.stats import Histogram
+    from supertask.runners import PythonCodeRunner
+    from supertask.triggers import IntervalTrigger
+
+    async def main() -> dict[str, float]:
+        gc.freeze()
+        sched = Scheduler(sinks=[])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sched.serve)
+            c0, w0 = time.process_time(), time.monotonic()
+            start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.05)  # one grid for all
+            jobs = [
+                sched.add(
+                    IntervalTrigger(0.001), PythonCodeRunner("pass"), start=start, duration=seconds, name=f"job {k}"
+                )
+                for k in range(n)
+            ]
+            for job in jobs:
+                await job.wait()
+            cpu, wall = time.process_time() - c0, time.monotonic() - w0
+            sched.stop()
+        h = Histogram()
+        for job in jobs:
+            h.merge(job.counters.lateness)
+        missed = sum(job.statistics().skipped for job in jobs) + h.count_at_least(0.001)
+        return _lateness(h, missed, 100.0 * cpu / wall)
+
+    return trio.run(main)
+
+
+def together_trio(n: int, seconds: float) -> dict[str, float]:
+    import trio
+
+    from supertask.engine.stats import Histogram
+
+    h = Histogram()
+
+    async def loop(t0: float, offset: float) -> None:
+        for k in range(int(seconds / 0.001)):
+            due = t0 + k * 0.001
+            await trio.sleep_until(due + offset)
+            h.add(max(0.0, time.monotonic() - due))
+
+    async def main() -> dict[str, float]:
+        offset = trio.current_time() - time.monotonic()
+        c0, w0 = time.process_time(), time.monotonic()
+        t0 = time.monotonic() + 0.01
+        async with trio.open_nursery() as nursery:
+            for _ in range(n):
+                nursery.start_soon(loop, t0, offset)
+        cpu, wall = time.process_time() - c0, time.monotonic() - w0
+        return _lateness(h, h.count_at_least(0.001), 100.0 * cpu / wall)
+
+    return trio.run(main)
+
+
+def _lateness(h: object, missed: int, cpu: float) -> dict[str, float]:
+    from supertask.engine.stats import Histogram
+
+    assert isinstance(h, Histogram)
+    return {"runs": h.n, "p50": h.quantile(0.5), "p99": h.quantile(0.99), "missed": missed, "cpu": cpu}
+
+
 def _child(args: list[str]) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
@@ -118,13 +192,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,1000,100000", help="numbers of jobs (default 10,1000,100000)")
     ap.add_argument("--dispatches", type=int, default=200_000, help="runs per dispatch measurement (default 200000)")
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds of the 1 kHz job (default 5)")
+    ap.add_argument("--together", default="1,8,32", help="numbers of jobs due together (default 1,8,32)")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--one", nargs=3, metavar=("KIND", "N", "AMOUNT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         kind, n, amount = args.one[0], int(args.one[1]), float(args.one[2])
-        fn = {"engine": dispatch_engine, "heap": dispatch_heap}.get(kind)
-        result = fn(n, int(amount)) if fn else idle_jobs(n, amount)
+        if kind in ("engine", "heap"):
+            result = (dispatch_engine if kind == "engine" else dispatch_heap)(n, int(amount))
+        else:
+            result = {"idle": idle_jobs, "together": together_engine, "together-trio": together_trio}[kind](n, amount)
         print(json.dumps(result))
         return
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -152,6 +229,21 @@ def main() -> None:
             f"| {r['cpu']:.1f} |",
             flush=True,
         )
+    print(f"\nN jobs due together on a 1 kHz grid for {args.seconds:g}s (real time), beside N trio tasks\n")
+    print("| jobs | system | runs | missed | p50 µs | p99 µs | CPU % | p99 ratio |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    results["together"] = []
+    for n in [int(x) for x in args.together.split(",")]:
+        eng = _child(["together", str(n), str(args.seconds)])
+        base = _child(["together-trio", str(n), str(args.seconds)])
+        results["together"].append({"jobs": n, "engine": eng, "trio": base})  # type: ignore[dict-item]
+        for name, r in (("supertask", eng), ("trio tasks", base)):
+            ratio = "—" if name == "supertask" else f"{eng['p99'] / r['p99']:.3g}×"
+            print(
+                f"| {n} | {name} | {int(r['runs'])} | {int(r['missed'])} | {r['p50'] * 1e6:.2f} "
+                f"| {r['p99'] * 1e6:.2f} | {r['cpu']:.1f} | {ratio} |",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
