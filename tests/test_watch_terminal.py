@@ -237,7 +237,8 @@ def test_keys_space_runs_now_s_saves_a_screenshot_q_quits(tmux: Tmux, tmp_path: 
     pane.wait_text("run 1")
     pane.keys("s")
     deadline = time.monotonic() + 10
-    while not list(shots.iterdir()) and time.monotonic() < deadline:
+    # the file appears before its text is written: wait for the whole screen
+    while sum(p.stat().st_size for p in shots.iterdir()) < 12 * 81 and time.monotonic() < deadline:  # 12 rows
         time.sleep(0.05)
     (shot,) = shots.iterdir()
     assert re.fullmatch(r"watch_\d{8}-\d{6}", shot.name)
