@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +127,13 @@ def test_bad_options(args: list[str], message: str) -> None:
 def test_a_schedule_that_never_fires_is_an_error(args: list[str], message: str) -> None:
     r = st("run", *args, "--", "cmd:echo x")
     assert (r.returncode, r.stdout, r.stderr) == (2, "", f"supertask: error: {message}\n")
+
+
+def test_with_state_a_schedule_without_future_times_is_left_to_the_misfire_policy(tmp_path: Path) -> None:
+    # missed instants recorded in the state file may still run: no usage error here
+    r = st("run", "--state", str(tmp_path / "state.json"), "--when", "0 0 31 2 *", "--", "cmd:echo x")
+    assert r.returncode == 0, r.stderr
+    assert "never fires" in r.stderr
 
 
 def test_spin_zero_needs_no_unit() -> None:

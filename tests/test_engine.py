@@ -422,6 +422,58 @@ async def test_jobs_due_together_are_dispatched_before_trio_runs_what_they_start
     assert order[-1] == "first runs"
 
 
+async def test_a_burst_never_starts_a_run_before_it_is_due(clock: trio.testing.MockClock) -> None:
+    seen: list[float] = []
+    sched = virtual_scheduler()
+    sched.add("100ms", lambda task: seen.append(task.lateness.total_seconds), count=3, name="A")
+    sched.add("100.01ms", lambda task: seen.append(task.lateness.total_seconds), count=3, name="B")  # 10 µs behind
+    await run_jobs(sched)
+    assert len(seen) == 6 and min(seen) >= 0.0
+
+
+async def test_slow_payloads_due_together_still_let_trio_run(clock: trio.testing.MockClock) -> None:
+    def slow(task: Task) -> None:
+        clock.jump(0.010)  # an in-process payload that takes 10 ms
+
+    sched = virtual_scheduler()
+    for k in range(10):
+        sched.add("1s", slow, name=f"slow {k}", count=2)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = trio.current_time()
+        while True:
+            await trio.sleep(0.001)
+            gaps.append(trio.current_time() - last)
+            last = trio.current_time()
+
+    async with trio.open_nursery() as n:
+        await n.start(sched.serve)
+        n.start_soon(ticker)
+        await sched.wait_idle()
+        sched.stop()
+        n.cancel_scope.cancel()
+    assert max(gaps) < 0.025  # a trio pass after each slow run or two, not after all ten (0.1 s)
+
+
+async def test_async_jobs_catch_up_a_stall_without_overrun_skips(clock: trio.testing.MockClock) -> None:
+    async def quick(task: Task) -> None:
+        pass
+
+    def stall(task: Task) -> None:
+        clock.jump(0.05)  # the loop stalls for 50 ms
+
+    sched = virtual_scheduler()
+    a = sched.add("1ms", quick, name="A", duration=0.2)
+    b = sched.add("1ms", quick, name="B", duration=0.2)
+    sched.add("once", stall, name="stall", start=dt.datetime(2027, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=0.1005))
+    await run_jobs(sched)
+    for job in (a, b):
+        st = job.statistics()
+        assert st.runs + st.skipped == 200
+        assert st.skipped <= 2, st  # the ticks that came due during the stall run late instead
+
+
 async def test_a_short_stall_is_caught_up_not_skipped(clock: trio.testing.MockClock) -> None:
     rec = RunRecorder()
     sched = virtual_scheduler(sinks=[rec])

@@ -421,3 +421,25 @@ def test_mqtt_buffer_overflow_rules(overflow: str, kept: list[bytes], caplog: py
     assert (st.accepted, st.dropped, st.buffered, st.undelivered) == (5, 2, 3, 5)
     assert [payload for _, payload in sink._buffer] == kept
     assert any("buffer of 3 messages full" in r.getMessage() for r in caplog.records)
+
+
+def test_stdout_sink_counts_error_output_repeated_by_a_jobs_runs(caplog: pytest.LogCaptureFixture) -> None:
+    from supertask.engine.task import Task
+    from supertask.sinks import StdoutSink
+
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    sink = StdoutSink(err=err)
+
+    def task(name: str, count: int, namespace: str | None = None) -> Task:
+        return Task(name, count, count, {}, 0.0, 0.0, 0.0, None, None, namespace)  # type: ignore[arg-type]
+
+    for k in range(8):
+        sink.error_output(task("backup", k, "a"), b"connection refused\n")
+    sink.error_output(task("backup", 0, "b"), b"connection refused\n")  # another job: shown
+    sink.error_output(task("backup", 8, "a"), b"line 1\n")
+    sink.error_output(task("backup", 8, "a"), b"line 1\n")  # the same run: always shown
+    sink.close()
+    shown = err.buffer.getvalue().decode()  # type: ignore[attr-defined]
+    assert shown.count("connection refused") == 5 + 1
+    assert shown.count("line 1") == 2
+    assert "job 'backup' in namespace a: the same error output came from 3 more run(s)" in caplog.text

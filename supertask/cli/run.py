@@ -299,7 +299,6 @@ def run(
     end_at = parse_instant(end, tz=tz, what="--end") if end is not None else None
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise SpecError(f"invalid --end {end!r}: it is not after --start {start!r}")
-    _check_it_fires(trigger, whens, start_at, end_at)
     jitter_s = parse_duration(jitter, what="--jitter", allow_zero=True) if jitter is not None else None
     misfire_grace_s = (
         parse_duration(misfire_grace, what="--misfire-grace", allow_zero=True) if misfire_grace is not None else None
@@ -341,6 +340,8 @@ def run(
         kill_grace=kill_grace_s,
     )
     runner = build_runner(spec, runtime)  # compiles python code now: syntax errors before anything runs
+    if state is None:  # with --state, missed instants may still run (--misfire)
+        _check_it_fires(trigger, whens, start_at, end_at, seed=name or runner.description)
     from ..runners import DockerRunner
 
     if isinstance(runner, DockerRunner) and (problem := runner.check_engine()) is not None:
@@ -478,8 +479,10 @@ def _command_line_store(job: JobSpec, store: str | None, ns: str | None, history
     return StoreSink(st, [job]), job
 
 
-def _check_it_fires(spec: Any, whens: list[str], start_at: Any, end_at: Any) -> None:
-    """A calendar schedule with no time left (``0 0 31 2 *``, or all before --end) is a usage error."""
+def _check_it_fires(spec: Any, whens: list[str], start_at: Any, end_at: Any, *, seed: str) -> None:
+    """A calendar schedule with no time left (``0 0 31 2 *``, or all before --end) is a usage error.
+
+    *seed* is what the engine hashes ``H`` fields with (the job's name)."""
     import datetime as _dt
 
     from ..errors import SpecError
@@ -490,7 +493,7 @@ def _check_it_fires(spec: Any, whens: list[str], start_at: Any, end_at: Any) -> 
     if isinstance(spec, (Every, Once)):
         return
     now = _dt.datetime.now(_dt.UTC)
-    trigger = build_trigger(spec, now=now, start=start_at)
+    trigger = build_trigger(spec, now=now, start=start_at, seed=seed)
     if not isinstance(trigger, CalendarTrigger):
         return
     if start_at is not None or end_at is not None:

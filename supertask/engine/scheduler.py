@@ -55,10 +55,14 @@ log = logging.getLogger(__name__)
 #: 20 ms stall is 200 of them); beyond it the job skips to the latest due grid point and counts
 #: the ticks it skipped
 CATCH_UP_WITHIN = 0.1
+#: a tick this late is being caught up (the loop was stalled), not merely dispatched
+CATCHING_UP = 1e-3
 #: most dispatches in a row of jobs due at the same time before trio gets a pass
 MAX_BURST = 64
-#: jobs due within this of each other count as due at the same time (one waits for the other's dispatch)
+#: jobs due within this of a burst's first one count as due at the same time
 BURST_WINDOW = 20e-6
+#: a burst ends when its dispatches have taken this long (slow in-process payloads): trio's turn
+BURST_TIME = 1e-3
 #: failures logged one by one per job before they are only summarised
 FAILURES_LOGGED = 5
 #: seconds between failure summaries of one job
@@ -656,8 +660,10 @@ class Scheduler:
         heap = self._heap
         clock = self._clock
         assert clock is not None
-        #: dispatches in a row of jobs due at the same time, with no trio pass between them
-        burst = 0
+        # jobs due at the same time are dispatched in a row (a burst), with no trio pass between them
+        burst = 0  # dispatches so far in the current burst
+        burst_due = 0.0  # the deadline of its first job
+        burst_began = 0.0  # when its first dispatch began
         while self._state == "running":
             if not heap:
                 self._wake = trio.Event()
@@ -671,9 +677,12 @@ class Scheduler:
             spin = self._spin(job)
             target = deadline - spin
             delay = -1.0
-            if burst and deadline <= clock.now() + BURST_WINDOW:
-                pass  # due with the job just dispatched: trio's turn comes after this one
-            else:
+            # due with the burst's first job: trio's turn comes after this one (a clock that cannot
+            # spin, i.e. virtual time, only takes jobs already due: a run never starts early)
+            in_burst = (
+                burst > 0 and deadline <= burst_due + BURST_WINDOW and (clock.can_spin or deadline <= clock.now())
+            )
+            if not in_burst:
                 burst = 0
                 self._sleep_target = deadline
                 self._sleeping = True
@@ -692,14 +701,31 @@ class Scheduler:
                 continue  # rescheduled to a later time while we waited (a wall-clock step)
             if job._calendar and self._check_wall_step():
                 continue  # calendar deadlines were recomputed
+            if job._running and job.runner.is_async and clock.now() - deadline > CATCHING_UP:
+                # catching up after a stall: the job's previous run, started a moment ago, may not
+                # have had its trio turn yet; give it that turn before taking it for an overrun
+                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.checkpoint()
+                if not heap or heap[0][1] != token or self._state != "running":
+                    continue
             heapq.heappop(heap)
             # the last stretch is busy-waited; nothing but the dispatch lies after it
-            self._dispatch(job, deadline, clock.spin_until(deadline) if spin else clock.now())
+            now = clock.spin_until(deadline) if spin or in_burst else clock.now()
+            if not burst:
+                burst_due, burst_began = deadline, now
+            self._dispatch(job, deadline, now)
             if delay >= 0.0:
                 tuner.observe(delay)  # type: ignore[union-attr]  # after the dispatch: it sorts now and then
-            # another job due now (many jobs at the same instant, e.g. on the minute) is dispatched
-            # before trio runs what this one started (spawning a process takes a millisecond)
-            if heap and heap[0][2] is not job and burst < MAX_BURST and heap[0][0] <= clock.now() + BURST_WINDOW:
+            # another job due at the same time (many jobs on the minute) is dispatched before trio
+            # runs what this one started (spawning a process takes a millisecond); a burst ends
+            # when its jobs' payloads have taken BURST_TIME, and after MAX_BURST dispatches
+            if (
+                heap
+                and heap[0][2] is not job
+                and heap[0][0] <= burst_due + BURST_WINDOW
+                and burst < MAX_BURST
+                and clock.now() - burst_began < BURST_TIME
+            ):
                 burst += 1
             else:
                 burst = 0

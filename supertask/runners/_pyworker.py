@@ -193,7 +193,8 @@ class _Namespace(dict):  # type: ignore[type-arg]
         import importlib
         import re
 
-        for dotted in set(re.findall(rf"(?<![\w.]){re.escape(package)}(?:\.[A-Za-z_]\w*)+", self._code)):
+        # public names only: ``pkg.__main__`` would run a program
+        for dotted in set(re.findall(rf"(?<![\w.]){re.escape(package)}(?:\.[A-Za-z]\w*)+", self._code)):
             parts = dotted.split(".")
             for end in range(len(parts), 1, -1):  # the longest importable prefix
                 try:

@@ -59,7 +59,7 @@ class StdoutSink(Sink):
         self.wants_runs = events
         #: False: only the payloads' stderr passes (results and stdout go to other sinks)
         self.results = results
-        self._repeats: dict[str, _Repeats] = {}
+        self._repeats: dict[tuple[str | None, str], _Repeats] = {}
 
     def result(self, task: Task, value: Any) -> None:
         if not self.results:
@@ -77,11 +77,12 @@ class StdoutSink(Sink):
 
     def error_output(self, task: Task, data: bytes) -> None:
         now = time.monotonic()
-        rep = self._repeats.get(task.name)
+        key = (task.namespace, task.name)
+        rep = self._repeats.get(key)
         if rep is not None and data == rep.data and task.count != rep.run:
             rep.run = task.count
             if now - rep.since >= REPEAT_WINDOW:
-                self._say_hidden(task.name, rep)
+                self._say_hidden(key, rep)
                 rep.since, rep.shown = now, 0
             if rep.shown >= REPEATS_SHOWN:
                 rep.hidden += 1
@@ -89,17 +90,19 @@ class StdoutSink(Sink):
             rep.shown += 1
         else:
             if rep is not None:
-                self._say_hidden(task.name, rep)
-            self._repeats[task.name] = _Repeats(data, task.count, now)
+                self._say_hidden(key, rep)
+            self._repeats[key] = _Repeats(data, task.count, now)
         err = self._err or sys.stderr
         err.flush()
         err.buffer.write(data)
         err.buffer.flush()
 
-    def _say_hidden(self, name: str, rep: _Repeats) -> None:
+    def _say_hidden(self, key: tuple[str | None, str], rep: _Repeats) -> None:
         if rep.hidden:
             (self._err or sys.stderr).flush()
-            log.warning("job %r: the same error output came from %d more run(s)", name, rep.hidden)
+            namespace, name = key
+            where = f" in namespace {namespace}" if namespace else ""
+            log.warning("job %r%s: the same error output came from %d more run(s)", name, where, rep.hidden)
             rep.hidden = 0
 
     def run_started(self, run: Run) -> None:
@@ -110,6 +113,6 @@ class StdoutSink(Sink):
         out.write(encode_record(event_record(run), "json").decode() + "\n")
 
     def close(self) -> None:
-        for name, rep in self._repeats.items():
-            self._say_hidden(name, rep)
+        for key, rep in self._repeats.items():
+            self._say_hidden(key, rep)
         (self._out or sys.stdout).flush()
