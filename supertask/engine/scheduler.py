@@ -59,7 +59,7 @@ CATCH_UP_WITHIN = 0.1
 CATCHING_UP = 1e-3
 #: most dispatches in a row of jobs due at the same time before trio gets a pass
 MAX_BURST = 64
-#: jobs due within this of a burst's first one count as due at the same time
+#: a job due within this after the one just dispatched is dispatched next, before trio's turn
 BURST_WINDOW = 20e-6
 #: a burst ends when its dispatches have taken this long (slow in-process payloads): trio's turn
 BURST_TIME = 1e-3
@@ -662,7 +662,6 @@ class Scheduler:
         assert clock is not None
         # jobs due at the same time are dispatched in a row (a burst), with no trio pass between them
         burst = 0  # dispatches so far in the current burst
-        burst_due = 0.0  # the deadline of its first job
         burst_began = 0.0  # when its first dispatch began
         while self._state == "running":
             if not heap:
@@ -677,11 +676,9 @@ class Scheduler:
             spin = self._spin(job)
             target = deadline - spin
             delay = -1.0
-            # due with the burst's first job: trio's turn comes after this one (a clock that cannot
-            # spin, i.e. virtual time, only takes jobs already due: a run never starts early)
-            in_burst = (
-                burst > 0 and deadline <= burst_due + BURST_WINDOW and (clock.can_spin or deadline <= clock.now())
-            )
+            # due now, right after the job just dispatched: trio's turn comes after this one (a clock
+            # that cannot spin, i.e. virtual time, only takes jobs already due: no run starts early)
+            in_burst = burst > 0 and deadline <= clock.now() + (BURST_WINDOW if clock.can_spin else 0.0)
             if not in_burst:
                 burst = 0
                 self._sleep_target = deadline
@@ -712,7 +709,7 @@ class Scheduler:
             # the last stretch is busy-waited; nothing but the dispatch lies after it
             now = clock.spin_until(deadline) if spin or in_burst else clock.now()
             if not burst:
-                burst_due, burst_began = deadline, now
+                burst_began = now
             self._dispatch(job, deadline, now)
             if delay >= 0.0:
                 tuner.observe(delay)  # type: ignore[union-attr]  # after the dispatch: it sorts now and then
@@ -722,7 +719,7 @@ class Scheduler:
             if (
                 heap
                 and heap[0][2] is not job
-                and heap[0][0] <= burst_due + BURST_WINDOW
+                and heap[0][0] <= clock.now() + BURST_WINDOW
                 and burst < MAX_BURST
                 and clock.now() - burst_began < BURST_TIME
             ):
