@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import importlib
-import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,11 +14,6 @@ if TYPE_CHECKING:
     from ..engine.task import Task
 
 __all__ = ["CallableRunner", "PythonCodeRunner"]
-
-_PRELOADED = ("math", "time", "datetime", "random")
-
-#: globals of python: code (one definition, shared with the out-of-process worker)
-_Namespace = _pyworker._Namespace
 
 
 class PythonCodeRunner(Runner):
@@ -40,25 +32,14 @@ class PythonCodeRunner(Runner):
     def __init__(self, code: str) -> None:
         self.code = code
         self.description = f"python:{code}"
-        self._expr: Any = None
-        self._body: Any = None
-        filename = "<python:>"
         try:
-            self._expr = compile(code, filename, "eval")
-        except SyntaxError:
-            try:
-                tree = ast.parse(code, filename, "exec")
-            except SyntaxError as exc:
-                detail = exc.msg + (f" at column {exc.offset}" if exc.offset else "")
-                raise PayloadError(f"invalid python payload {code!r}: {detail}") from None
-            last = tree.body[-1] if tree.body else None
-            if isinstance(last, ast.Expr):
-                tree.body.pop()
-                self._expr = compile(ast.Expression(last.value), filename, "eval")
-            self._body = compile(tree, filename, "exec") if tree.body else None
-        self.namespace = _Namespace(code)
-        for name in _PRELOADED:
-            self.namespace[name] = importlib.import_module(name)
+            compiled = _pyworker._Compiled(code, preload=True)  # one compiler, shared with the worker
+        except SyntaxError as exc:
+            detail = exc.msg + (f" at column {exc.offset}" if exc.offset else "")
+            raise PayloadError(f"invalid python payload {code!r}: {detail}") from None
+        self._expr: Any = compiled.expr
+        self._body: Any = compiled.body
+        self.namespace = compiled.namespace
 
     def call(self, task: Task) -> Any:
         ns = self.namespace

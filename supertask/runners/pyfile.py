@@ -58,7 +58,7 @@ def python_file_runner(
             cwd=cwd,
         )
     description = f"python-file:{spec.path}:{spec.entrypoint}"
-    if uv:
+    if uv or env or cwd or isolated:
         with_deps = [arg for dep in deps for arg in ("--with", dep)]
         return isolated_call_runner(
             str(path.resolve()),
@@ -69,18 +69,7 @@ def python_file_runner(
             env=env,
             cwd=cwd,
             description=description,
-            interpreter=[uv, "run", "--quiet", "--no-project", *with_deps, "python"],
-        )
-    if env or cwd or isolated:
-        return isolated_call_runner(
-            str(path.resolve()),
-            spec.entrypoint,
-            spec.args,
-            spec.kwargs,
-            is_file=True,
-            env=env,
-            cwd=cwd,
-            description=description,
+            interpreter=[uv, "run", "--quiet", "--no-project", *with_deps, "python"] if uv else None,
         )
     module = load_file_module(spec.path)
     fn = getattr(module, spec.entrypoint, None)

@@ -314,14 +314,20 @@ class StoreSink(Sink):
                 self._put(("agg", self._aggregate(key, window, now, self._jobs.get(key))))
         self._windows.clear()
 
-    def close(self) -> None:
-        if self._closed:
-            return
+    def _stop_writer(self) -> threading.Thread | None:
+        """Flush the open windows and tell the writer thread to stop; return it to join (None: no thread)."""
         self.flush_aggregates()
         self._closed = True
         if self._thread is not None:
             self._queue.put(_STOP)
-            self._thread.join()
+        return self._thread
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        thread = self._stop_writer()
+        if thread is not None:
+            thread.join()
         self.store.close()
 
     async def aclose(self) -> None:
@@ -329,11 +335,9 @@ class StoreSink(Sink):
             return
         import trio
 
-        self.flush_aggregates()
-        self._closed = True
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            await trio.to_thread.run_sync(self._thread.join)
+        thread = self._stop_writer()
+        if thread is not None:
+            await trio.to_thread.run_sync(thread.join)
         self.store.close()
 
 
